@@ -1,0 +1,118 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *		Every difference between the PostgreSQL versions pool_monitor
+ *		supports (13 to 18), so that the rest of the code reads as if there
+ *		were one PostgreSQL.
+ *
+ * Nothing outside this file tests PG_VERSION_NUM.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef POOL_MONITOR_COMPAT_H
+#define POOL_MONITOR_COMPAT_H
+
+#include "postgres.h"
+
+#include "catalog/pg_authid.h"
+#include "funcapi.h"
+#include "pgstat.h"
+#include "postmaster/postmaster.h"
+#if PG_VERSION_NUM >= 140000
+#include "utils/backend_status.h"
+#include "utils/wait_event.h"
+#endif
+
+#if PG_VERSION_NUM < 130000
+#error "pool_monitor requires PostgreSQL 13 or later"
+#endif
+
+/*
+ * The backend-status snapshot: one copy per transaction (or, in a worker
+ * outside transactions, until cleared).  14 split the activity snapshot off
+ * the statistics snapshot; 16 renamed the by-index accessor.
+ */
+#if PG_VERSION_NUM >= 160000
+#define pm_local_beentry(idx)	pgstat_get_local_beentry_by_index(idx)
+#else
+#define pm_local_beentry(idx)	pgstat_fetch_stat_local_beentry(idx)
+#endif
+
+#if PG_VERSION_NUM >= 140000
+#define pm_clear_backend_snapshot()	pgstat_clear_backend_activity_snapshot()
+#else
+#define pm_clear_backend_snapshot()	pgstat_clear_snapshot()
+#endif
+
+/*
+ * Connection slots reserved for superusers: superuser_reserved_connections,
+ * plus reserved_connections (for pg_use_reserved_connections) from 16 on.
+ */
+#if PG_VERSION_NUM >= 160000
+#define PM_RESERVED_CONNECTIONS (SuperuserReservedConnections + ReservedConnections)
+#else
+#define PM_RESERVED_CONNECTIONS ReservedBackends
+#endif
+
+/* Predefined roles were renamed from DEFAULT_ROLE_* to ROLE_PG_* in 14. */
+#if PG_VERSION_NUM < 140000
+#define ROLE_PG_MONITOR			DEFAULT_ROLE_MONITOR
+#define ROLE_PG_READ_ALL_STATS	DEFAULT_ROLE_READ_ALL_STATS
+#endif
+
+/*
+ * Materialized set-returning functions: InitMaterializedSRF() is 15's name
+ * for what 13 and 14 spelled out by hand.
+ */
+#if PG_VERSION_NUM >= 150000
+#define pm_init_materialized_srf(fcinfo) InitMaterializedSRF((fcinfo), 0)
+#else
+static inline void
+pm_init_materialized_srf(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext oldcontext;
+	TupleDesc	tupdesc;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	oldcontext = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tuplestore_begin_heap(true, false, work_mem);
+	rsinfo->setDesc = CreateTupleDescCopy(tupdesc);
+	MemoryContextSwitchTo(oldcontext);
+}
+#endif
+
+/* Custom settings' prefix: 15 renamed EmitWarningsOnPlaceholders. */
+#if PG_VERSION_NUM < 150000
+#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+/*
+ * 15 added shmem_request_hook, the only place where RequestAddinShmemSpace
+ * and RequestNamedLWLockTranche may be called; before, _PG_init called them
+ * directly.
+ */
+#if PG_VERSION_NUM >= 150000
+#define PM_HAVE_SHMEM_REQUEST_HOOK 1
+#endif
+
+/*
+ * Functions that do not return: the attribute moved in front of the
+ * declaration in 18.
+ */
+#if PG_VERSION_NUM >= 180000
+#define PM_NORETURN_PREFIX pg_noreturn
+#define PM_NORETURN_SUFFIX
+#else
+#define PM_NORETURN_PREFIX
+#define PM_NORETURN_SUFFIX pg_attribute_noreturn()
+#endif
+
+#endif							/* POOL_MONITOR_COMPAT_H */

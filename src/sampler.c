@@ -1,0 +1,254 @@
+/*-------------------------------------------------------------------------
+ *
+ * sampler.c
+ *		Reading every client backend from PostgreSQL's backend-status array
+ *		into one PmSample: per-connection rows and the server-wide summary.
+ *
+ * The sampler only reads.  It runs in the worker outside any transaction,
+ * so it must throw the backend-status snapshot away before each sample:
+ * otherwise the first snapshot stays cached forever.  Lock waits are not
+ * in the backend-status array; they are read from the PGPROC array in one
+ * pass, without locks, as pg_stat_activity reads them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/timestamp.h"
+
+#include "compat.h"
+#include "pool_monitor.h"
+
+static int
+compare_pids(const void *a, const void *b)
+{
+	int32		pa = *(const int32 *) a;
+	int32		pb = *(const int32 *) b;
+
+	return (pa > pb) - (pa < pb);
+}
+
+/*
+ * Collect, sorted, the pids of processes waiting on a heavyweight lock.
+ * Returns how many; *pids is palloc'd in the current memory context.
+ */
+static int
+collect_lock_waiters(int32 **pids)
+{
+	uint32		nprocs = ProcGlobal->allProcCount;
+	int			n = 0;
+
+	*pids = palloc(sizeof(int32) * Max(nprocs, 1));
+	for (uint32 i = 0; i < nprocs; i++)
+	{
+		PGPROC	   *proc = &ProcGlobal->allProcs[i];
+		uint32		wait_event_info = *(volatile uint32 *) &proc->wait_event_info;
+		int32		pid = proc->pid;
+
+		if (pid != 0 && (wait_event_info & 0xFF000000) == PG_WAIT_LOCK)
+			(*pids)[n++] = pid;
+	}
+	if (n > 1)
+		qsort(*pids, n, sizeof(int32), compare_pids);
+	return n;
+}
+
+static PmState
+state_from_backend(BackendState state)
+{
+	switch (state)
+	{
+		case STATE_RUNNING:
+			return PM_STATE_ACTIVE;
+		case STATE_IDLE:
+			return PM_STATE_IDLE;
+		case STATE_IDLEINTRANSACTION:
+			return PM_STATE_IDLE_IN_XACT;
+		case STATE_IDLEINTRANSACTION_ABORTED:
+			return PM_STATE_IDLE_IN_XACT_ABORTED;
+		case STATE_FASTPATH:
+			return PM_STATE_FASTPATH;
+		case STATE_DISABLED:
+			return PM_STATE_DISABLED;
+		default:
+			return PM_STATE_STARTING;
+	}
+}
+
+/*
+ * The state as pg_stat_activity spells it; NULL for a backend that has not
+ * reported one yet.
+ */
+const char *
+pm_state_name(PmState state)
+{
+	switch (state)
+	{
+		case PM_STATE_ACTIVE:
+			return "active";
+		case PM_STATE_IDLE:
+			return "idle";
+		case PM_STATE_IDLE_IN_XACT:
+			return "idle in transaction";
+		case PM_STATE_IDLE_IN_XACT_ABORTED:
+			return "idle in transaction (aborted)";
+		case PM_STATE_FASTPATH:
+			return "fastpath function call";
+		case PM_STATE_DISABLED:
+			return "disabled";
+		case PM_STATE_STARTING:
+			break;
+	}
+	return NULL;
+}
+
+static void
+copy_client_addr(PmAddr *dst, const SockAddr *src)
+{
+	const struct sockaddr *sa = (const struct sockaddr *) &src->addr;
+
+	memset(dst, 0, sizeof(PmAddr));
+	if (src->salen == 0)
+		return;
+	if (sa->sa_family == AF_INET)
+	{
+		const struct sockaddr_in *in4 = (const struct sockaddr_in *) sa;
+
+		dst->family = AF_INET;
+		memcpy(dst->bytes, &in4->sin_addr, 4);
+	}
+	else if (sa->sa_family == AF_INET6)
+	{
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
+
+		dst->family = AF_INET6;
+		memcpy(dst->bytes, &in6->sin6_addr, 16);
+	}
+}
+
+/*
+ * Count one connection into *counts by its state.
+ */
+void
+pm_count_connection(PmCounts *counts, const PmConnection *conn)
+{
+	counts->total++;
+	switch ((PmState) conn->state)
+	{
+		case PM_STATE_ACTIVE:
+		case PM_STATE_FASTPATH:
+			counts->active++;
+			if (conn->waiting)
+				counts->waiting++;
+			break;
+		case PM_STATE_IDLE:
+			counts->idle++;
+			break;
+		case PM_STATE_IDLE_IN_XACT:
+			counts->idle_in_xact++;
+			break;
+		case PM_STATE_IDLE_IN_XACT_ABORTED:
+			counts->idle_in_xact_aborted++;
+			break;
+		case PM_STATE_STARTING:
+		case PM_STATE_DISABLED:
+			break;
+	}
+}
+
+/*
+ * Fill one PmConnection from a backend-status entry, as of time "now".
+ */
+static void
+read_connection(PmConnection *conn, const PgBackendStatus *be,
+				const int32 *waiters, int nwaiters)
+{
+	int32		pid = be->st_procpid;
+
+	memset(conn, 0, sizeof(PmConnection));
+	conn->pid = pid;
+	conn->pool = -1;
+	conn->key.dbid = be->st_databaseid;
+	conn->key.roleid = be->st_userid;
+	copy_client_addr(&conn->key.addr, &be->st_clientaddr);
+	if (be->st_appname)
+		strlcpy(conn->key.appname, be->st_appname, NAMEDATALEN);
+	conn->backend_start = be->st_proc_start_timestamp;
+	conn->state_since = be->st_state_start_timestamp;
+	conn->xact_start = be->st_xact_start_timestamp;
+	conn->state = (uint8) state_from_backend(be->st_state);
+	conn->waiting = (conn->state == PM_STATE_ACTIVE &&
+					 nwaiters > 0 &&
+					 bsearch(&pid, waiters, nwaiters, sizeof(int32),
+							 compare_pids) != NULL);
+}
+
+static void
+track_longest(PmSummary *summary, const PmConnection *conn, TimestampTz now)
+{
+	int64		in_state = conn->state_since ? now - conn->state_since : 0;
+	int64		in_xact = conn->xact_start ? now - conn->xact_start : 0;
+
+	if (conn->state == PM_STATE_IDLE)
+		summary->longest_idle_us = Max(summary->longest_idle_us, in_state);
+	else if (conn->state == PM_STATE_IDLE_IN_XACT ||
+			 conn->state == PM_STATE_IDLE_IN_XACT_ABORTED)
+		summary->longest_idle_in_xact_us =
+			Max(summary->longest_idle_in_xact_us, in_state);
+	summary->longest_xact_us = Max(summary->longest_xact_us, in_xact);
+}
+
+/*
+ * Take one sample of every client backend into *sample, whose connections
+ * array must hold pm_connection_capacity entries.  Allocates in the current
+ * memory context, which the caller resets between samples.
+ */
+void
+pm_take_sample(PmSample *sample)
+{
+	PmSummary  *summary = &sample->summary;
+	int32	   *waiters;
+	int			nwaiters;
+	int			nbackends;
+	TimestampTz now;
+
+	pm_clear_backend_snapshot();
+	nbackends = pgstat_fetch_stat_numbackends();
+	nwaiters = collect_lock_waiters(&waiters);
+	now = GetCurrentTimestamp();
+
+	memset(summary, 0, sizeof(PmSummary));
+	summary->sampled_at = now;
+	summary->max_connections = MaxConnections;
+	summary->reserved_connections = PM_RESERVED_CONNECTIONS;
+	summary->usable_connections = MaxConnections - PM_RESERVED_CONNECTIONS;
+	sample->nconnections = 0;
+	sample->dropped = 0;
+
+	for (int i = 1; i <= nbackends; i++)
+	{
+		LocalPgBackendStatus *local = pm_local_beentry(i);
+		PmConnection *conn;
+
+		if (local == NULL || local->backendStatus.st_procpid <= 0 ||
+			local->backendStatus.st_backendType != B_BACKEND)
+			continue;
+		if (sample->nconnections >= pm_connection_capacity)
+		{
+			/* cannot happen while slots match max_connections; never overrun */
+			sample->dropped++;
+			summary->counts.total++;
+			continue;
+		}
+		conn = &sample->connections[sample->nconnections++];
+		read_connection(conn, &local->backendStatus, waiters, nwaiters);
+		pm_count_connection(&summary->counts, conn);
+		track_longest(summary, conn, now);
+	}
+	pfree(waiters);
+}
