@@ -120,3 +120,8 @@ GRANT EXECUTE ON FUNCTION get_summary(), get_pools(), get_connections(),
     get_history(), sample_now() TO pg_monitor;
 REVOKE ALL ON summary, pools, connections, history FROM PUBLIC;
 GRANT SELECT ON summary, pools, connections, history TO pg_monitor;
+
+-- The schema is created by CREATE EXTENSION (schema = pool_monitor in the
+-- control file); only pg_monitor may look into it.
+REVOKE ALL ON SCHEMA @extschema@ FROM PUBLIC;
+GRANT USAGE ON SCHEMA @extschema@ TO pg_monitor;

@@ -1,0 +1,40 @@
+# common.sh: shell helpers shared by test/run-all.sh and test/quickstart.sh:
+# installing what is missing, and building and installing pool_monitor.
+# Source it; it expects to run as root on Debian 12 with PostgreSQL 15.
+
+PG_BIN=/usr/lib/postgresql/15/bin
+PM_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
+  libtap-parser-sourcehandler-pgtap-perl libipc-run-perl build-essential
+  libcmocka-dev"
+
+# Install the Debian packages that are missing, and only those: naming an
+# installed package would upgrade it.
+pm_install_packages() {
+    local missing=() pkg
+    for pkg in $PM_PACKAGES "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" \
+            || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "Installing: ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+# Build with every warning an error, and install into PostgreSQL 15.
+pm_build_and_install() {
+    make -s clean >/dev/null
+    make -s PG_CONFIG="$PG_BIN/pg_config" WERROR=-Werror
+    make -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
+}
+
+# Copy the tree (without .git) to a directory the postgres user owns:
+# PostgreSQL refuses to run as root, and pg_regress writes into the tree.
+pm_copy_tree_for_postgres() {
+    local dest=$1
+    rm -rf "$dest"
+    mkdir -p "$dest"
+    tar --exclude=.git -cf - . | tar -xf - -C "$dest"
+    chown -R postgres:postgres "$dest"
+}

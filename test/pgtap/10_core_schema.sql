@@ -1,0 +1,36 @@
+-- 10_core_schema.sql: pgTAP assertions on the core objects: the schema,
+-- the views and their columns, the functions, and who may use them.
+BEGIN;
+SELECT plan(21);
+
+SELECT has_schema('pool_monitor');
+SELECT has_view('pool_monitor', v, 'view pool_monitor.' || v || ' exists')
+  FROM unnest(ARRAY['summary', 'pools', 'connections', 'history']) AS v;
+SELECT has_function('pool_monitor', 'sample_now', ARRAY[]::name[]);
+SELECT has_function('pool_monitor', 'reset', ARRAY[]::name[]);
+SELECT function_returns('pool_monitor', 'sample_now', ARRAY[]::name[], 'timestamp with time zone');
+
+SELECT columns_are('pool_monitor', 'summary', ARRAY[
+    'sampled_at', 'max_connections', 'reserved_connections', 'usable_connections',
+    'total', 'active', 'idle', 'idle_in_transaction', 'idle_in_transaction_aborted',
+    'waiting', 'utilization', 'longest_idle', 'longest_idle_in_transaction',
+    'longest_transaction', 'samples', 'sample_duration_us', 'worker_pid',
+    'stats_reset', 'pools_in_use', 'overflow_connections']);
+SELECT col_type_is('pool_monitor', 'summary', 'utilization', 'numeric');
+SELECT col_type_is('pool_monitor', 'summary', 'longest_idle', 'interval');
+SELECT col_type_is('pool_monitor', 'pools', 'client_addr', 'inet');
+SELECT col_type_is('pool_monitor', 'connections', 'idle_for', 'interval');
+SELECT col_type_is('pool_monitor', 'history', 'sampled_at', 'timestamp with time zone');
+
+SELECT table_privs_are('pool_monitor', v, 'pg_monitor', ARRAY['SELECT'],
+                       'pg_monitor may only read ' || v)
+  FROM unnest(ARRAY['summary', 'pools', 'connections', 'history']) AS v;
+SELECT table_privs_are('pool_monitor', 'summary', 'public', ARRAY[]::text[],
+                       'PUBLIC has no privilege on summary');
+SELECT function_privs_are('pool_monitor', 'sample_now', ARRAY[]::name[], 'pg_monitor',
+                          ARRAY['EXECUTE']);
+SELECT function_privs_are('pool_monitor', 'reset', ARRAY[]::name[], 'pg_monitor',
+                          ARRAY[]::text[], 'pg_monitor may not reset');
+
+SELECT * FROM finish();
+ROLLBACK;

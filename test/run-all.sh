@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# run-all.sh: the whole pool_monitor test suite, as CI runs it.
+#
+# Run as root on Debian 12 from the top of the tree.  Installs what is
+# missing, builds with -Werror, installs, then runs as the postgres user:
+#   1. pg_regress (sql/, expected/) on a temporary instance,
+#   2. pgTAP (test/pgtap/*.sql) through pg_prove on a temporary instance,
+#   3. the unit tests of the pure decision code (test/unit),
+#   4. the TAP behaviour suite (test/t/*.pl).
+# Exits non-zero on any failure; ends with prove's summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. test/lib/common.sh
+
+pm_install_packages
+pm_build_and_install
+
+work=${PM_TEST_DIR:-/tmp/pool_monitor-test}
+pm_copy_tree_for_postgres "$work"
+cd "$work"
+
+as_postgres() {
+    runuser -u postgres -- env PATH="$PG_BIN:$PATH" "$@"
+}
+
+echo "== pg_regress"
+if ! as_postgres make -s PG_CONFIG="$PG_BIN/pg_config" installcheck; then
+    cat regression.diffs 2>/dev/null | head -200
+    exit 1
+fi
+
+echo "== pgTAP"
+as_postgres bash test/pgtap/run.sh
+
+echo "== TAP"
+as_postgres make -s PG_CONFIG="$PG_BIN/pg_config" prove
