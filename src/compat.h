@@ -17,6 +17,7 @@
 #include "catalog/pg_authid.h"
 #include "funcapi.h"
 #include "pgstat.h"
+#include "port/atomics.h"
 #include "postmaster/postmaster.h"
 #if PG_VERSION_NUM >= 140000
 #include "utils/backend_status.h"
@@ -64,8 +65,11 @@
  * Materialized set-returning functions: InitMaterializedSRF() is 15's name
  * for what 13 and 14 spelled out by hand.
  */
-#if PG_VERSION_NUM >= 150000
+#if PG_VERSION_NUM >= 150001
 #define pm_init_materialized_srf(fcinfo) InitMaterializedSRF((fcinfo), 0)
+#elif PG_VERSION_NUM >= 150000
+/* 15.0 named it SetSingleFuncCall; 15.1 renamed it */
+#define pm_init_materialized_srf(fcinfo) SetSingleFuncCall((fcinfo), 0)
 #else
 static inline void
 pm_init_materialized_srf(FunctionCallInfo fcinfo)
@@ -104,15 +108,29 @@ pm_init_materialized_srf(FunctionCallInfo fcinfo)
 #endif
 
 /*
- * Functions that do not return: the attribute moved in front of the
- * declaration in 18.
+ * Since 16 PGXS builds with hidden symbol visibility and fmgr.h declares
+ * _PG_init with PGDLLEXPORT; before, we declare it.  Other entry points
+ * named in bgw_function_name need PGDLLEXPORT on every version.
  */
-#if PG_VERSION_NUM >= 180000
-#define PM_NORETURN_PREFIX pg_noreturn
-#define PM_NORETURN_SUFFIX
-#else
-#define PM_NORETURN_PREFIX
-#define PM_NORETURN_SUFFIX pg_attribute_noreturn()
+#if PG_VERSION_NUM < 160000
+extern PGDLLEXPORT void _PG_init(void);
 #endif
+
+/*
+ * Raise *ptr to target unless it is already higher; returns the value now
+ * stored.  Core has pg_atomic_monotonic_advance_u64 from 17 on only.
+ */
+static inline uint64
+pm_atomic_advance_u64(volatile pg_atomic_uint64 *ptr, uint64 target)
+{
+	uint64		current = pg_atomic_read_u64(ptr);
+
+	while (current < target)
+	{
+		if (pg_atomic_compare_exchange_u64(ptr, &current, target))
+			return target;
+	}
+	return current;
+}
 
 #endif							/* POOL_MONITOR_COMPAT_H */

@@ -155,8 +155,7 @@ pm_publish_sample(PmSample *sample, uint64 request)
 	append_history(&sample->summary);
 	LWLockRelease(pm_shared->lock);
 
-	if (request > pg_atomic_read_u64(&pm_shared->sample_served))
-		pg_atomic_write_u64(&pm_shared->sample_served, request);
+	pm_atomic_advance_u64(&pm_shared->sample_served, request);
 	ConditionVariableBroadcast(&pm_shared->sample_cv);
 }
 

@@ -1,0 +1,90 @@
+# PoolMonitorTest.pm: helpers shared by the TAP tests in test/t.
+#
+# A node that preloads pool_monitor, sessions held in a chosen state with
+# background psql, and the figures tests compare.  Tests synchronise with
+# sample_now() and poll_query_until, never with sleeps.
+package PoolMonitorTest;
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+use Exporter 'import';
+our @EXPORT = qw(pm_node hold_session release_sessions sample_now);
+
+# Start a node that preloads pool_monitor, with extra postgresql.conf lines,
+# and create the extension in database postgres.  By default the worker
+# samples only when asked (sample_interval 1h), so that tests decide when.
+sub pm_node
+{
+	my ($name, %opts) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+
+	$node->init(%{ $opts{init} // {} });
+	$node->append_conf('postgresql.conf',
+		($opts{preload} // 1) ? "shared_preload_libraries = 'pool_monitor'\n" : '');
+	$node->append_conf('postgresql.conf',
+		"pool_monitor.sample_interval = '1h'\n") if ($opts{preload} // 1);
+	$node->append_conf('postgresql.conf', $opts{conf}) if $opts{conf};
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION pool_monitor');
+	return $node;
+}
+
+# Take a fresh sample; returns its time.
+sub sample_now
+{
+	my ($node, $db) = @_;
+	return $node->safe_psql($db // 'postgres', 'SELECT pool_monitor.sample_now()');
+}
+
+# Open a session named $app and bring it to $kind: 'idle', 'idle in
+# transaction', 'aborted' (idle in transaction, aborted), 'active' (runs
+# $opts{sql}, default pg_sleep), or 'none' (connected, left as it is).
+# Returns the BackgroundPsql object; its pid is in ->{pm_pid}.
+sub hold_session
+{
+	my ($node, $app, $kind, %opts) = @_;
+	my $db = $opts{db} // 'postgres';
+	my $session = $node->background_psql($db, on_error_stop => 0);
+
+	$session->query_safe("SET application_name = '$app'");
+	$session->{pm_pid} = $session->query_safe('SELECT pg_backend_pid()');
+	$session->{pm_pid} =~ s/\s+//g;
+
+	if ($kind eq 'idle in transaction')
+	{
+		$session->query_safe('BEGIN');
+		$session->query_safe($opts{sql}) if $opts{sql};
+	}
+	elsif ($kind eq 'aborted')
+	{
+		$session->query_safe('BEGIN');
+		$session->query('SELECT 1/0');
+	}
+	elsif ($kind eq 'active')
+	{
+		my $sql = $opts{sql} // 'SELECT pg_sleep(3600)';
+		$session->{stdin} .= "\\echo running\n$sql;\n";
+		$session->{run}->pump until $session->{stdout} =~ /running/;
+		$session->{stdout} = '';
+	}
+	return $session;
+}
+
+# End held sessions from the server side, then reap their psql processes.
+sub release_sessions
+{
+	my ($node, @sessions) = @_;
+	my $pids = join(',', map { $_->{pm_pid} } @sessions);
+
+	return unless $pids;
+	$node->safe_psql('postgres',
+		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid IN ($pids)");
+	$_->quit for @sessions;
+}
+
+1;

@@ -1,0 +1,94 @@
+# 002_counts.pl: with ten sessions held idle, active, waiting on a lock and
+# idle in transaction, summary, pools and connections agree exactly with
+# pg_stat_activity at the same sample.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use PoolMonitorTest;
+
+my $node = pm_node('counts');
+$node->safe_psql('postgres', 'CREATE TABLE locked (id int)');
+
+my @held;
+push @held, hold_session($node, 'app_idle', 'idle') for 1 .. 4;
+push @held, hold_session($node, 'app_xact', 'idle in transaction',
+	sql => 'SELECT count(*) FROM locked');
+push @held, hold_session($node, 'app_xact', 'idle in transaction') for 1 .. 2;
+push @held, hold_session($node, 'app_aborted', 'aborted');
+push @held, hold_session($node, 'app_active', 'active');
+push @held, hold_session($node, 'app_active', 'active', sql => 'SELECT count(*) FROM locked');
+
+# the lock waiter shows as waiting in pg_stat_activity before we sample
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+  or die 'lock waiter never waited';
+
+# One session samples and reads pg_stat_activity; the held sessions do not
+# change state in between, and this session is active in both.
+my $activity = q{
+	SELECT count(*), count(*) FILTER (WHERE state IN ('active', 'fastpath function call')),
+	       count(*) FILTER (WHERE state = 'idle'),
+	       count(*) FILTER (WHERE state = 'idle in transaction'),
+	       count(*) FILTER (WHERE state = 'idle in transaction (aborted)'),
+	       count(*) FILTER (WHERE state = 'active' AND wait_event_type = 'Lock')
+	  FROM pg_stat_activity WHERE backend_type = 'client backend'};
+my $summary = q{
+	SELECT total, active, idle, idle_in_transaction,
+	       idle_in_transaction_aborted, waiting FROM pool_monitor.summary};
+my ($sampled, $ours, $theirs) = split /\n/,
+  $node->safe_psql('postgres',
+	"SELECT pool_monitor.sample_now() IS NOT NULL; $summary; $activity");
+
+is($ours, $theirs, 'summary counts equal pg_stat_activity');
+is($ours, '11|3|4|3|1|1',
+	'summary: 11 sessions, 3 active, 4 idle, 3 idle in transaction, 1 aborted, 1 waiting');
+
+my $pools = q{
+	SELECT application_name, total, active, idle, idle_in_transaction + idle_in_transaction_aborted, waiting
+	  FROM pool_monitor.pools WHERE total > 0 ORDER BY 1};
+my $pools_activity = q{
+	SELECT application_name, count(*),
+	       count(*) FILTER (WHERE state = 'active'),
+	       count(*) FILTER (WHERE state = 'idle'),
+	       count(*) FILTER (WHERE state LIKE 'idle in transaction%'),
+	       count(*) FILTER (WHERE state = 'active' AND wait_event_type = 'Lock')
+	  FROM pg_stat_activity WHERE backend_type = 'client backend'
+	 GROUP BY datname, usename, application_name, client_addr ORDER BY 1};
+my ($pool_rows, $activity_rows) = split /\n---\n/,
+  $node->safe_psql('postgres',
+	"SELECT pool_monitor.sample_now() IS NULL; $pools; SELECT '---'; $pools_activity");
+$pool_rows =~ s/^f\n//;
+is($pool_rows, $activity_rows, 'pools agree with pg_stat_activity grouped by pool');
+like($pool_rows, qr/^app_xact\|3\|0\|0\|3\|0$/m, 'app_xact pool: 3 idle in transaction');
+
+my $conn_check = q{
+	SELECT count(*) FROM pool_monitor.connections c
+	  FULL JOIN (SELECT * FROM pg_stat_activity WHERE backend_type = 'client backend') a
+	    ON a.pid = c.pid AND a.backend_start = c.backend_start
+	   AND a.state = c.state AND a.state_change = c.state_since
+	   AND a.application_name = c.application_name
+	 WHERE a.pid IS NULL OR c.pid IS NULL};
+is( $node->safe_psql('postgres',
+		"SELECT pool_monitor.sample_now() IS NULL; $conn_check"),
+	"f\n0", 'connections match pg_stat_activity row for row');
+
+is( $node->safe_psql('postgres', q{
+	SELECT pool_monitor.sample_now() IS NULL;
+	SELECT count(*) FROM pool_monitor.connections
+	 WHERE (state LIKE 'idle%') <> (idle_for IS NOT NULL)}),
+	"f\n0", 'idle_for is set exactly for idle sessions');
+
+is( $node->safe_psql('postgres',
+		'SELECT peak_total FROM pool_monitor.pools WHERE application_name = $$app_idle$$'),
+	'4', 'peak_total of a pool');
+
+release_sessions($node, @held);
+sample_now($node);
+is( $node->safe_psql('postgres', q{
+	SELECT total || '|' || peak_total FROM pool_monitor.pools WHERE application_name = 'app_idle'}),
+	'0|4', 'a pool whose sessions ended keeps its row and peak');
+
+$node->stop;
+done_testing();
