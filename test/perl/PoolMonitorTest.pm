@@ -75,7 +75,8 @@ sub hold_session
 	return $session;
 }
 
-# End held sessions from the server side, then reap their psql processes.
+# End held sessions from the server side, then end and reap their psql
+# processes (their stdin may already be closed, so no \q).
 sub release_sessions
 {
 	my ($node, @sessions) = @_;
@@ -84,7 +85,7 @@ sub release_sessions
 	return unless $pids;
 	$node->safe_psql('postgres',
 		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid IN ($pids)");
-	$_->quit for @sessions;
+	$_->{run}->kill_kill for @sessions;
 }
 
 1;

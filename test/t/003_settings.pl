@@ -24,11 +24,10 @@ ok( $node->poll_query_until('postgres',
 my $log_offset = -s $node->logfile;
 $node->append_conf('postgresql.conf', "pool_monitor.sample_interval = 50\n");
 $node->reload;
-$node->wait_for_log(
-	qr/invalid value for parameter "pool_monitor.sample_interval": 50/,
+$node->wait_for_log(qr/contains errors; unaffected changes were applied/,
 	$log_offset);
 ok($node->log_contains(
-		qr/50 ms is outside the valid range for parameter "pool_monitor.sample_interval" \(100 ms \.\. 3600000 ms\)/,
+		qr/50 ms is outside the valid range for parameter "pool_monitor.sample_interval" \(100 \.\. 3600000\)/,
 		$log_offset),
 	'the log says what is wrong and what is allowed');
 is($node->safe_psql('postgres', 'SHOW pool_monitor.sample_interval'),

@@ -20,7 +20,7 @@ ok( $node->poll_query_until('postgres', qq{
 		SELECT count(*) = 1 FROM pg_stat_activity
 		 WHERE backend_type = 'pool_monitor' AND pid <> $pid}),
 	'the worker is back with a new pid');
-ok($node->log_contains(qr/background worker "pool_monitor sampler" \(PID $pid\) exited with exit code 1/),
+ok($node->log_contains(qr/background worker "pool_monitor" \(PID $pid\) exited with exit code 1/),
 	'it exited with code 1, so the postmaster restarted it');
 ok(!$node->log_contains(qr/terminating any other active server processes/),
 	'no crash-restart of the server');

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# dev-test.sh: a developer's quick loop: build with -Werror, install (under
+# a lock, since several worktrees share one PostgreSQL installation), and
+# run chosen TAP tests, or pg_regress, as the postgres user.
+#
+#   bash test/dev-test.sh test/t/002_counts.pl [more .pl files]
+#   bash test/dev-test.sh regress
+#
+# The install and the test run hold /tmp/pool_monitor-install.lock together,
+# so no other worktree can replace the installed library mid-test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. test/lib/common.sh
+
+make -s PG_CONFIG="$PG_BIN/pg_config" WERROR=-Werror
+name=$(basename "$PWD")
+work=/tmp/pool_monitor-dev-$name
+
+exec 9>/tmp/pool_monitor-install.lock
+flock 9
+make -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
+pm_copy_tree_for_postgres "$work"
+cd "$work"
+if [ "${1:-}" = regress ]; then
+    runuser -u postgres -- env PATH="$PG_BIN:$PATH" make -s installcheck \
+        || { cat regression.diffs; exit 1; }
+else
+    runuser -u postgres -- env PATH="$PG_BIN:$PATH" \
+        make -s prove PROVE_TESTS="${*:-test/t/*.pl}"
+fi
