@@ -97,7 +97,8 @@ CREATE VIEW summary AS
            idle_in_transaction_aborted, waiting,
            round(100.0 * total / nullif(usable_connections, 0), 1) AS utilization,
            longest_idle, longest_idle_in_transaction, longest_transaction,
-           samples, sample_duration_us, worker_pid, stats_reset,
+           samples, round(sample_duration_us::numeric, 1) AS sample_duration_us,
+           worker_pid, stats_reset,
            pools_in_use, overflow_connections
       FROM get_summary();
 
