@@ -47,3 +47,9 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 .PHONY: prove
 prove:
 	$(prove_installcheck)
+
+# The benchmark (as root): clusters with and without pool_monitor, driven
+# by pgbench; writes docs/benchmarks.md.  See test/bench/bench.pl.
+.PHONY: bench
+bench:
+	bash test/bench/run.sh
