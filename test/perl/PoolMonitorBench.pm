@@ -133,7 +133,8 @@ sub hold_idle_sessions
 	local %ENV = (%ENV, @env);
 	my $h = IPC::Run::start(
 		[ 'pgbench', '-n', '-c', $n, '-j', 8, '-t', 1, '-f', $script,
-		  '-h', $node->host, '-p', $node->port, '-U', $o{user} // $ENV{USER} // 'postgres',
+		  '-h', $o{host} // $node->host, '-p', $node->port,
+		  '-U', $o{user} // $ENV{USER} // 'postgres',
 		  'postgres' ],
 		'>', \my $out, '2>', \my $err);
 	return $h;
