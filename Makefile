@@ -15,7 +15,8 @@ OBJS = \
 	src/sampler.o \
 	src/pool_table.o \
 	src/worker.o \
-	src/sql_api.o
+	src/sql_api.o \
+	src/pool_advice.o
 
 # The install script is assembled from one file per feature.
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))

@@ -110,6 +110,11 @@ typedef struct PmPool
 	TimestampTz last_seen;		/* latest sample in which it had a session */
 	pg_atomic_uint64 opened;	/* sessions opened since first seen or reset */
 	uint64		terminated;		/* sessions the worker ended */
+	/* for pool_advice: busy = total - idle, over samples with sessions */
+	int32		peak_active;	/* most busy at once since first seen or reset */
+	int32		idle_floor;		/* fewest idle; -1 before the first such sample */
+	int64		busy_sum;		/* busy summed over those samples */
+	int64		busy_samples;	/* how many samples that sum covers */
 } PmPool;
 
 /* One entry of the history ring. */
@@ -209,6 +214,11 @@ extern void pm_count_connection(PmCounts *counts, const PmConnection *conn);
 extern void pm_pool_table_attach(void);
 extern void pm_pool_table_assign(PmSample *sample);
 extern void pm_pool_table_apply(TimestampTz now);
+
+/* pool_advice figures (pool_advice.c); caller holds the lock exclusively */
+extern void pm_pool_start_advice(PmPool *pool);
+extern void pm_pool_track_busy(PmPool *pool, const PmCounts *counts);
+extern void pm_pool_reset_advice(PmPool *pool);
 
 /* publishing a sample (shmem.c), worker-side */
 extern void pm_publish_sample(PmSample *sample, uint64 request);

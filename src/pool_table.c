@@ -206,6 +206,7 @@ start_pool(PmPool *pool, const PmPoolKey *key, TimestampTz now)
 	pool->last_seen = now;
 	pool->terminated = 0;
 	pg_atomic_write_u64(&pool->opened, 0);
+	pm_pool_start_advice(pool);
 }
 
 static void
@@ -217,6 +218,7 @@ publish_slot(PmPool *pool, const SlotAggregate *agg, TimestampTz now)
 	{
 		pool->last_seen = now;
 		pool->peak_total = Max(pool->peak_total, agg->counts.total);
+		pm_pool_track_busy(pool, &agg->counts);
 	}
 }
 

@@ -181,6 +181,7 @@ pm_reset_statistics(void)
 		pool->peak_total = pool->counts.total;
 		pool->terminated = 0;
 		pg_atomic_write_u64(&pool->opened, 0);
+		pm_pool_reset_advice(pool);
 	}
 	LWLockRelease(pm_shared->lock);
 }

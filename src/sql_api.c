@@ -180,7 +180,7 @@ pm_get_summary(PG_FUNCTION_ARGS)
  * pm_get_pools: one row per pool slot in use, the overflow row last when
  * anything was folded into it.
  */
-#define POOLS_COLS 15
+#define POOLS_COLS 18
 
 Datum
 pm_get_pools(PG_FUNCTION_ARGS)
@@ -224,6 +224,12 @@ pm_get_pools(PG_FUNCTION_ARGS)
 		set_timestamp(values, nulls, 12, pool->first_seen);
 		set_timestamp(values, nulls, 13, pool->last_seen);
 		values[14] = BoolGetDatum(overflow);
+		values[15] = Int32GetDatum(pool->peak_active);
+		values[16] = Int32GetDatum(pool->idle_floor);
+		nulls[16] = (pool->busy_samples == 0);
+		values[17] = Float8GetDatum(pool->busy_samples == 0 ? 0.0 :
+									(double) pool->busy_sum / pool->busy_samples);
+		nulls[17] = (pool->busy_samples == 0);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -46,7 +46,10 @@ CREATE FUNCTION get_pools(
     OUT peak_total int,
     OUT first_seen timestamptz,
     OUT last_seen timestamptz,
-    OUT overflow boolean)
+    OUT overflow boolean,
+    OUT peak_active int,
+    OUT idle_floor int,
+    OUT mean_busy double precision)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pm_get_pools'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;

@@ -1,0 +1,593 @@
+-- 90_observability.sql: what pool_monitor offers Prometheus, Grafana and
+-- an operator with only psql: metrics() (Prometheus text format 0.0.4),
+-- the pool_advice view and report() (one self-contained HTML page).
+--
+-- Everything here is SQL over the views of 10_core.sql.  The figures that
+-- termination (issue 3) and accounting (issue 4) add to summary, pools and
+-- history are picked up when those columns exist: rows are read once, and
+-- the optional columns through to_jsonb(row) ? 'column'.  Privileges as for
+-- the views: pg_monitor, nothing for PUBLIC.
+
+-- Prometheus label value escaping: backslash, double quote, newline.
+CREATE FUNCTION metrics_label(value text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT replace(replace(replace(value, E'\\', E'\\\\'), '"', E'\\"'),
+                   E'\n', E'\\n')
+$$;
+
+-- The four pool labels, in the order the docs give them.
+CREATE FUNCTION metrics_pool_labels(database name, role name,
+                                    application_name text, client_addr inet)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT format('database="%s",role="%s",application="%s",client_addr="%s"',
+                  @extschema@.metrics_label(coalesce(database::text, '')),
+                  @extschema@.metrics_label(coalesce(role::text, '')),
+                  @extschema@.metrics_label(coalesce(application_name, '')),
+                  @extschema@.metrics_label(coalesce(host(client_addr), '')))
+$$;
+
+-- One sample line, or NULL when the value is unknown.
+CREATE FUNCTION metrics_sample(name text, labels text, value numeric)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT name || coalesce('{' || nullif(labels, '') || '}', '') || ' ' ||
+           value::text || E'\n'
+     WHERE value IS NOT NULL
+$$;
+
+-- A metric family: HELP and TYPE, then its samples; nothing when there are
+-- no samples.
+CREATE FUNCTION metrics_family(name text, kind text, help text, samples text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN coalesce(samples, '') = '' THEN ''
+           ELSE format(E'# HELP %s %s\n# TYPE %s %s\n', name, help, name, kind)
+                || samples END
+$$;
+
+CREATE FUNCTION metrics()
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    s       @extschema@.summary;
+    sj      jsonb;
+    ps      @extschema@.pools[];
+    result  text := '';
+BEGIN
+    -- one read of each view, so that every family shows the same sample
+    SELECT * INTO s FROM @extschema@.summary;
+    sj := to_jsonb(s);
+    SELECT coalesce(array_agg(p), '{}') INTO ps FROM @extschema@.pools p;
+
+    result := result
+    || @extschema@.metrics_family('pool_monitor_worker_up', 'gauge',
+        '1 while the pool_monitor sampling worker runs, else 0.',
+        @extschema@.metrics_sample('pool_monitor_worker_up', '',
+                                   (s.worker_pid IS NOT NULL)::int))
+    || @extschema@.metrics_family('pool_monitor_max_connections', 'gauge',
+        'The server''s max_connections.',
+        @extschema@.metrics_sample('pool_monitor_max_connections', '', s.max_connections))
+    || @extschema@.metrics_family('pool_monitor_reserved_connections', 'gauge',
+        'Connection slots reserved for superusers and pg_use_reserved_connections.',
+        @extschema@.metrics_sample('pool_monitor_reserved_connections', '', s.reserved_connections))
+    || @extschema@.metrics_family('pool_monitor_usable_connections', 'gauge',
+        'Connection slots ordinary clients can use: max_connections less the reserved ones.',
+        @extschema@.metrics_sample('pool_monitor_usable_connections', '', s.usable_connections))
+    || @extschema@.metrics_family('pool_monitor_connections', 'gauge',
+        'Client connections in the latest sample by state; the states add up to all client connections.',
+        @extschema@.metrics_sample('pool_monitor_connections', 'state="active"', s.active)
+        || @extschema@.metrics_sample('pool_monitor_connections', 'state="idle"', s.idle)
+        || @extschema@.metrics_sample('pool_monitor_connections', 'state="idle_in_transaction"', s.idle_in_transaction)
+        || @extschema@.metrics_sample('pool_monitor_connections', 'state="idle_in_transaction_aborted"', s.idle_in_transaction_aborted)
+        || @extschema@.metrics_sample('pool_monitor_connections', 'state="other"',
+               s.total - s.active - s.idle - s.idle_in_transaction - s.idle_in_transaction_aborted))
+    || @extschema@.metrics_family('pool_monitor_connections_waiting', 'gauge',
+        'Active client connections waiting on a lock in the latest sample.',
+        @extschema@.metrics_sample('pool_monitor_connections_waiting', '', s.waiting))
+    || @extschema@.metrics_family('pool_monitor_utilization_ratio', 'gauge',
+        'Client connections over usable connections, 0 to 1.',
+        @extschema@.metrics_sample('pool_monitor_utilization_ratio', '',
+            round(s.total::numeric / nullif(s.usable_connections, 0), 4)))
+    || @extschema@.metrics_family('pool_monitor_longest_idle_seconds', 'gauge',
+        'How long the longest idle client connection has been idle.',
+        @extschema@.metrics_sample('pool_monitor_longest_idle_seconds', '',
+            extract(epoch FROM s.longest_idle)))
+    || @extschema@.metrics_family('pool_monitor_longest_idle_in_transaction_seconds', 'gauge',
+        'How long the longest idle-in-transaction client connection has been so.',
+        @extschema@.metrics_sample('pool_monitor_longest_idle_in_transaction_seconds', '',
+            extract(epoch FROM s.longest_idle_in_transaction)))
+    || @extschema@.metrics_family('pool_monitor_longest_transaction_seconds', 'gauge',
+        'Age of the oldest open transaction of a client connection.',
+        @extschema@.metrics_sample('pool_monitor_longest_transaction_seconds', '',
+            extract(epoch FROM s.longest_transaction)))
+    || @extschema@.metrics_family('pool_monitor_samples_total', 'counter',
+        'Samples taken since server start or reset().',
+        @extschema@.metrics_sample('pool_monitor_samples_total', '', s.samples))
+    || @extschema@.metrics_family('pool_monitor_sample_duration_seconds', 'gauge',
+        'What the latest sample cost the worker.',
+        @extschema@.metrics_sample('pool_monitor_sample_duration_seconds', '',
+            round((s.sample_duration_us / 1e6)::numeric, 9)))
+    || @extschema@.metrics_family('pool_monitor_last_sample_timestamp_seconds', 'gauge',
+        'When the latest sample was taken, in seconds since the Unix epoch.',
+        @extschema@.metrics_sample('pool_monitor_last_sample_timestamp_seconds', '',
+            extract(epoch FROM s.sampled_at)))
+    || @extschema@.metrics_family('pool_monitor_pools_in_use', 'gauge',
+        'Pools with at least one session in the latest sample.',
+        @extschema@.metrics_sample('pool_monitor_pools_in_use', '', s.pools_in_use))
+    || @extschema@.metrics_family('pool_monitor_overflow_connections', 'gauge',
+        'Sessions counted in the overflow row because pool_monitor.max_pools pools were in use.',
+        @extschema@.metrics_sample('pool_monitor_overflow_connections', '', s.overflow_connections))
+    -- accounting (issue 4), when summary has these columns
+    || @extschema@.metrics_family('pool_monitor_connections_opened_total', 'counter',
+        'Client connections opened (authenticated) since server start or reset().',
+        @extschema@.metrics_sample('pool_monitor_connections_opened_total', '',
+            (sj ->> 'connections_opened')::numeric))
+    || @extschema@.metrics_family('pool_monitor_connections_closed_total', 'counter',
+        'Client connections closed since server start or reset().',
+        @extschema@.metrics_sample('pool_monitor_connections_closed_total', '',
+            (sj ->> 'connections_closed')::numeric))
+    || @extschema@.metrics_family('pool_monitor_connections_rejected_total', 'counter',
+        'Connection attempts refused with SQLSTATE 53300 since server start or reset().',
+        @extschema@.metrics_sample('pool_monitor_connections_rejected_total', '',
+            (sj ->> 'connections_rejected')::numeric))
+    || @extschema@.metrics_family('pool_monitor_peak_connections', 'gauge',
+        'Most client connections open at once since server start or reset(), exact.',
+        @extschema@.metrics_sample('pool_monitor_peak_connections', '',
+            (sj ->> 'peak_total')::numeric))
+    || @extschema@.metrics_family('pool_monitor_alerts_total', 'counter',
+        'Alerts raised since server start or reset().',
+        @extschema@.metrics_sample('pool_monitor_alerts_total', '',
+            (sj ->> 'alerts')::numeric))
+    -- termination (issue 3), when summary has the column
+    || @extschema@.metrics_family('pool_monitor_terminated_total', 'counter',
+        'Sessions the idle policy ended since server start or reset().',
+        @extschema@.metrics_sample('pool_monitor_terminated_total', '',
+            (sj ->> 'terminated')::numeric));
+
+    -- per pool
+    result := result
+    || @extschema@.metrics_family('pool_monitor_pool_connections', 'gauge',
+        'Sessions of a pool (database, role, application, client address) in the latest sample by state.',
+        (SELECT string_agg(
+            @extschema@.metrics_sample('pool_monitor_pool_connections', l || ',state="' || st || '"', v), '')
+           FROM unnest(ps) p,
+                LATERAL @extschema@.metrics_pool_labels(p.database, p.role, p.application_name, p.client_addr) l,
+                LATERAL (VALUES ('active', p.active), ('idle', p.idle),
+                                ('idle_in_transaction', p.idle_in_transaction),
+                                ('idle_in_transaction_aborted', p.idle_in_transaction_aborted),
+                                ('other', p.total - p.active - p.idle - p.idle_in_transaction
+                                          - p.idle_in_transaction_aborted)) AS c(st, v)))
+    || @extschema@.metrics_family('pool_monitor_pool_connections_waiting', 'gauge',
+        'Active sessions of a pool waiting on a lock in the latest sample.',
+        (SELECT string_agg(@extschema@.metrics_sample('pool_monitor_pool_connections_waiting',
+            @extschema@.metrics_pool_labels(p.database, p.role, p.application_name, p.client_addr),
+            p.waiting), '') FROM unnest(ps) p))
+    || @extschema@.metrics_family('pool_monitor_pool_longest_idle_seconds', 'gauge',
+        'How long the longest idle session of a pool has been idle.',
+        (SELECT string_agg(@extschema@.metrics_sample('pool_monitor_pool_longest_idle_seconds',
+            @extschema@.metrics_pool_labels(p.database, p.role, p.application_name, p.client_addr),
+            extract(epoch FROM p.longest_idle)), '') FROM unnest(ps) p))
+    || @extschema@.metrics_family('pool_monitor_pool_peak_connections', 'gauge',
+        'Most sessions a pool held at once, sampled, since first seen or reset().',
+        (SELECT string_agg(@extschema@.metrics_sample('pool_monitor_pool_peak_connections',
+            @extschema@.metrics_pool_labels(p.database, p.role, p.application_name, p.client_addr),
+            p.peak_total), '') FROM unnest(ps) p))
+    || @extschema@.metrics_family('pool_monitor_pool_peak_busy_connections', 'gauge',
+        'Most sessions of a pool busy (not idle) at once, sampled, since first seen or reset().',
+        (SELECT string_agg(@extschema@.metrics_sample('pool_monitor_pool_peak_busy_connections',
+            @extschema@.metrics_pool_labels(p.database, p.role, p.application_name, p.client_addr),
+            p.peak_active), '') FROM unnest(ps) p))
+    || @extschema@.metrics_family('pool_monitor_pool_opened_total', 'counter',
+        'Sessions a pool opened since first seen or reset().',
+        (SELECT string_agg(@extschema@.metrics_sample('pool_monitor_pool_opened_total',
+            @extschema@.metrics_pool_labels(p.database, p.role, p.application_name, p.client_addr),
+            (to_jsonb(p) ->> 'opened')::numeric), '') FROM unnest(ps) p))
+    || @extschema@.metrics_family('pool_monitor_pool_terminated_total', 'counter',
+        'Sessions of a pool the idle policy ended since first seen or reset().',
+        (SELECT string_agg(@extschema@.metrics_sample('pool_monitor_pool_terminated_total',
+            @extschema@.metrics_pool_labels(p.database, p.role, p.application_name, p.client_addr),
+            (to_jsonb(p) ->> 'terminated')::numeric), '') FROM unnest(ps) p));
+
+    RETURN result;
+END
+$fn$;
+
+-- pool_advice: per pool, what the sampled figures say about the client
+-- pool's settings, with the server-level checks on every row.  The rules
+-- are in docs/observability.md; keep the two in step.
+CREATE VIEW pool_advice AS
+WITH server AS (
+    SELECT usable_connections, total FROM @extschema@.summary
+), pool AS (
+    SELECT p.*,
+           -- headroom over the busy peak: a quarter, at least 2
+           greatest(2, ceil(p.peak_active * 0.25))::int AS headroom
+      FROM @extschema@.pools p
+), stuck AS (
+    -- sessions idle in a transaction for 10 s or more, per pool
+    SELECT c.database, c.role, c.application_name, c.client_addr,
+           count(*)::int AS n, max(c.idle_for) AS longest
+      FROM @extschema@.connections c
+     WHERE c.state IN ('idle in transaction', 'idle in transaction (aborted)')
+       AND c.idle_for >= interval '10 seconds'
+     GROUP BY 1, 2, 3, 4
+), figures AS (
+    SELECT p.database, p.role, p.application_name, p.client_addr, p.overflow,
+           p.total, p.peak_total, p.peak_active, p.idle_floor,
+           round(p.mean_busy::numeric, 1) AS mean_busy,
+           CASE WHEN NOT p.overflow AND p.mean_busy IS NOT NULL
+                THEN p.peak_active + p.headroom END AS suggested_max_pool_size,
+           CASE WHEN NOT p.overflow AND p.mean_busy IS NOT NULL
+                THEN least(p.peak_active + p.headroom,
+                           ceil(p.mean_busy::numeric - 1e-9))::int END AS suggested_min_pool_size,
+           p.headroom,
+           coalesce(st.n, 0) AS long_idle_in_transaction,
+           st.longest AS longest_idle_in_transaction,
+           -- room for this pool: usable less what the other pools hold now
+           srv.usable_connections - (srv.total - p.total) AS room_beside_others,
+           sum(p.peak_total) OVER ()::int AS sum_of_peaks,
+           srv.usable_connections
+      FROM pool p
+      CROSS JOIN server srv
+      LEFT JOIN stuck st
+        ON NOT p.overflow
+       AND st.database = p.database AND st.role = p.role
+       AND st.application_name = p.application_name
+       AND st.client_addr IS NOT DISTINCT FROM p.client_addr
+)
+SELECT database, role, application_name, client_addr, overflow, total,
+       peak_total, peak_active, idle_floor, mean_busy,
+       suggested_max_pool_size, suggested_min_pool_size,
+       long_idle_in_transaction, longest_idle_in_transaction,
+       (peak_total >= room_beside_others) AS could_exhaust_server,
+       sum_of_peaks, usable_connections,
+       CASE
+       WHEN overflow THEN
+           'These sessions belong to pools beyond pool_monitor.max_pools and are counted together. Raise pool_monitor.max_pools to see them apart.'
+       WHEN mean_busy IS NULL THEN
+           'No session of this pool was sampled since it was first seen or since reset(): nothing to advise yet.'
+       ELSE concat_ws(' ',
+           format('Set Maximum Pool Size to %s: at most %s sessions were busy at once, plus %s headroom.',
+                  suggested_max_pool_size, peak_active, headroom),
+           format('Set Minimum Pool Size to %s: on average %s were busy.',
+                  suggested_min_pool_size, mean_busy),
+           CASE WHEN idle_floor > suggested_min_pool_size THEN
+               format('It never held fewer than %s idle sessions, more than it keeps busy on average: lower Minimum Pool Size, or look for leaked connections.',
+                      idle_floor) END,
+           CASE WHEN peak_total >= room_beside_others THEN
+               format('At its peak of %s sessions this pool alone would fill the server: beside the other pools only %s of %s usable connections are free now.',
+                      peak_total, greatest(room_beside_others, 0), usable_connections) END,
+           CASE WHEN sum_of_peaks > usable_connections THEN
+               format('The pools'' peaks add up to %s, more than the %s usable connections: if they coincide, clients are refused.',
+                      sum_of_peaks, usable_connections) END,
+           CASE WHEN long_idle_in_transaction > 0 THEN
+               format('%s session(s) idle in transaction for 10 s or more (longest %s): the application holds transactions open; fix that code, or let pool_monitor.idle_in_transaction_lifetime end them.',
+                      long_idle_in_transaction,
+                      date_trunc('second', longest_idle_in_transaction)) END)
+       END AS advice
+  FROM figures;
+
+REVOKE ALL ON FUNCTION metrics_label(text), metrics_pool_labels(name, name, text, inet),
+    metrics_sample(text, text, numeric), metrics_family(text, text, text, text),
+    metrics() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION metrics_label(text), metrics_pool_labels(name, name, text, inet),
+    metrics_sample(text, text, numeric), metrics_family(text, text, text, text),
+    metrics() TO pg_monitor;
+REVOKE ALL ON pool_advice FROM PUBLIC;
+GRANT SELECT ON pool_advice TO pg_monitor;
+
+-- HTML escaping for report(): & < > " and '.
+CREATE FUNCTION report_escape(value text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT replace(replace(replace(replace(replace(value,
+           '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&#39;')
+$$;
+
+-- An HTML table of whatever a query returns, columns in the query's order,
+-- or a note when it returns nothing.
+CREATE FUNCTION report_table(query text, empty_note text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r       record;
+    kv      record;
+    head    text := '';
+    body    text := '';
+    first   boolean := true;
+BEGIN
+    FOR r IN EXECUTE format('SELECT to_json(q) AS j FROM (%s) q', query)
+    LOOP
+        body := body || '<tr>';
+        FOR kv IN SELECT key, value FROM json_each_text(r.j)
+        LOOP
+            IF first THEN
+                head := head || '<th>' || @extschema@.report_escape(kv.key) || '</th>';
+            END IF;
+            body := body || '<td>' || coalesce(@extschema@.report_escape(kv.value), '') || '</td>';
+        END LOOP;
+        body := body || E'</tr>\n';
+        first := false;
+    END LOOP;
+    IF first THEN
+        RETURN '<p class="note">' || @extschema@.report_escape(empty_note) || E'</p>\n';
+    END IF;
+    RETURN '<table><thead><tr>' || head || E'</tr></thead><tbody>\n' || body
+        || E'</tbody></table>\n';
+END
+$fn$;
+
+-- An inline SVG chart of rows (a JSON array of objects with an epoch "t"
+-- and one number per series key).  series: [{"key","label","color"}].
+-- Stacked: areas on top of each other, in the order given; else lines.
+-- threshold, when not NULL, is drawn as a dashed horizontal line.
+CREATE FUNCTION report_chart(title text, rows json, series json,
+                             stacked boolean, threshold numeric,
+                             threshold_label text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    width   CONSTANT int := 860;
+    height  CONSTANT int := 240;
+    lm      CONSTANT int := 48;     -- left margin, for the y labels
+    rm      CONSTANT int := 16;
+    tm      CONSTANT int := 34;     -- top: title and legend
+    bm      CONSTANT int := 28;     -- bottom: time labels
+    pw      int := width - lm - rm;
+    ph      int := height - tm - bm;
+    n       int := json_array_length(rows);
+    t0      double precision;
+    t1      double precision;
+    ymax    numeric;
+    svg     text;
+    s       record;
+    i       int;
+    x       numeric;
+    v       numeric;
+    below   numeric[];
+    above   numeric[];
+    up      text;
+    down    text;
+    legend_x int := lm;
+BEGIN
+    svg := format('<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="%s" height="%s" viewBox="0 0 %s %s" role="img" aria-label="%s">',
+                  width, height, width, height, @extschema@.report_escape(title))
+        || format('<rect x="0" y="0" width="%s" height="%s" fill="#fff"/>', width, height)
+        || format('<text x="%s" y="16" class="title">%s</text>', lm, @extschema@.report_escape(title));
+    IF n = 0 THEN
+        RETURN svg || format('<text x="%s" y="%s" class="axis">no samples in this window</text></svg>',
+                             lm, tm + ph / 2) || E'\n';
+    END IF;
+
+    SELECT min((r ->> 't')::float8), max((r ->> 't')::float8)
+      INTO t0, t1 FROM json_array_elements(rows) r;
+    IF t1 = t0 THEN
+        t1 := t0 + 1;
+    END IF;
+
+    -- the y scale: the largest stack or value, and the threshold, plus 10%
+    IF stacked THEN
+        SELECT max(tot) INTO ymax FROM (
+            SELECT sum(coalesce((r ->> (se ->> 'key'))::numeric, 0)) AS tot
+              FROM json_array_elements(rows) WITH ORDINALITY AS rr(r, k),
+                   json_array_elements(series) se GROUP BY k) q;
+    ELSE
+        SELECT max((r ->> (se ->> 'key'))::numeric) INTO ymax
+          FROM json_array_elements(rows) r, json_array_elements(series) se;
+    END IF;
+    ymax := greatest(coalesce(ymax, 0), coalesce(threshold, 0), 1) * 1.1;
+    ymax := CASE WHEN ymax <= 10 THEN ceil(ymax) ELSE ceil(ymax / 5) * 5 END;
+
+    -- grid and y labels: 0, half, top
+    FOR i IN 0 .. 2 LOOP
+        svg := svg || format('<line x1="%s" y1="%s" x2="%s" y2="%s" class="grid"/><text x="%s" y="%s" class="axis" text-anchor="end">%s</text>',
+            lm, tm + ph - ph * i / 2, lm + pw, tm + ph - ph * i / 2,
+            lm - 6, tm + ph - ph * i / 2 + 4, trim_scale(round(ymax * i / 2, 1)));
+    END LOOP;
+    -- time labels: start, middle, end
+    FOR i IN 0 .. 2 LOOP
+        svg := svg || format('<text x="%s" y="%s" class="axis" text-anchor="%s">%s</text>',
+            lm + pw * i / 2, height - 8,
+            (ARRAY['start', 'middle', 'end'])[i + 1],
+            to_char(to_timestamp(t0 + (t1 - t0) * i / 2), 'HH24:MI:SS'));
+    END LOOP;
+
+    below := array_fill(0::numeric, ARRAY[n]);
+    FOR s IN SELECT se ->> 'key' AS key, se ->> 'label' AS label,
+                    se ->> 'color' AS color
+               FROM json_array_elements(series) se
+    LOOP
+        up := '';
+        down := '';
+        above := below;
+        i := 0;
+        FOR x, v IN
+            SELECT lm + pw * ((r ->> 't')::float8 - t0) / (t1 - t0),
+                   coalesce((r ->> s.key)::numeric, 0)
+              FROM json_array_elements(rows) r
+        LOOP
+            i := i + 1;
+            above[i] := CASE WHEN stacked THEN v + below[i] ELSE v END;
+            up := up || round(x, 1) || ',' || round(tm + ph - ph * above[i] / ymax, 1) || ' ';
+            down := round(x, 1) || ',' || round(tm + ph - ph * below[i] / ymax, 1) || ' ' || down;
+        END LOOP;
+        IF stacked THEN
+            svg := svg || format('<polygon class="series" data-series="%s" points="%s%s" fill="%s" fill-opacity="0.85" stroke="%s" stroke-width="0.5"/>',
+                                 s.key, up, down, s.color, s.color);
+            below := above;
+        ELSE
+            svg := svg || format('<polyline class="series" data-series="%s" points="%s" fill="none" stroke="%s" stroke-width="2"/>',
+                                 s.key, up, s.color);
+        END IF;
+        svg := svg || format('<rect x="%s" y="22" width="10" height="10" fill="%s"/><text x="%s" y="31" class="legend">%s</text>',
+                             legend_x + 200, s.color, legend_x + 214, @extschema@.report_escape(s.label));
+        legend_x := legend_x + 40 + 7 * length(s.label);
+    END LOOP;
+
+    IF threshold IS NOT NULL THEN
+        svg := svg || format('<line class="threshold" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#c0392b" stroke-width="1.5" stroke-dasharray="6 4"/><text x="%s" y="%s" class="axis" fill="#c0392b" text-anchor="end">%s</text>',
+            lm, round(tm + ph - ph * threshold / ymax, 1), lm + pw,
+            round(tm + ph - ph * threshold / ymax, 1), lm + pw - 4,
+            round(tm + ph - ph * threshold / ymax, 1) - 4,
+            @extschema@.report_escape(threshold_label));
+    END IF;
+    RETURN svg || E'</svg>\n';
+END
+$fn$;
+
+-- report(): one self-contained HTML page (inline CSS and SVG, no script,
+-- nothing fetched) with the history since "since" and the current tables:
+--   psql -XAtc "SELECT pool_monitor.report()" > report.html
+CREATE FUNCTION report(since interval DEFAULT '1 hour')
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    s           @extschema@.summary;
+    rows        json;
+    keys        text[];
+    threshold   numeric;
+    rates       json;
+    page        text;
+    max_points  CONSTANT int := 600;
+BEGIN
+    SELECT * INTO s FROM @extschema@.summary;
+    threshold := nullif(nullif(current_setting('pool_monitor.alert_utilization', true), ''), '0')::numeric;
+
+    -- the window's samples; beyond max_points, the busiest sample of each
+    -- of max_points buckets, so that peaks survive
+    SELECT coalesce(json_agg(row_to_json(b) ORDER BY b.t), '[]') INTO rows
+      FROM (SELECT DISTINCT ON (bucket) *
+              FROM (SELECT extract(epoch FROM h.sampled_at)::float8 AS t,
+                           (ntile(max_points) OVER (ORDER BY h.sampled_at)) AS bucket,
+                           h.*,
+                           h.total - h.active - h.idle - h.idle_in_transaction
+                               - h.idle_in_transaction_aborted AS other
+                      FROM @extschema@.history h
+                     WHERE h.sampled_at >= now() - since) q
+             ORDER BY bucket, total DESC, t) b;
+    SELECT array_agg(k) INTO keys
+      FROM (SELECT json_object_keys(rows -> 0) AS k) q;
+
+    page := E'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        || '<title>pool_monitor report</title><style>'
+        || 'body{font-family:sans-serif;margin:24px;color:#222;background:#f6f7f9}'
+        || 'h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:26px 0 8px}'
+        || '.meta{color:#555;font-size:13px}'
+        || '.cards{display:flex;gap:12px;flex-wrap:wrap;margin:14px 0}'
+        || '.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:120px}'
+        || '.card b{display:block;font-size:20px}.card span{font-size:12px;color:#555}'
+        || 'svg.chart{display:block;background:#fff;border:1px solid #ddd;border-radius:6px;margin:8px 0}'
+        || 'svg .title{font-size:14px;font-weight:bold}svg .axis{font-size:11px;fill:#555}'
+        || 'svg .legend{font-size:12px}svg .grid{stroke:#e4e4e4}'
+        || 'table{border-collapse:collapse;background:#fff;font-size:13px}'
+        || 'th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}'
+        || 'th{background:#eef0f3}.note{color:#555;font-style:italic}'
+        || E'</style></head>\n<body>\n<h1>pool_monitor report</h1>\n'
+        || format('<p class="meta">Generated %s on database %s; history since %s (%s).</p>',
+                  to_char(now(), 'YYYY-MM-DD HH24:MI:SS TZ'),
+                  @extschema@.report_escape(current_database()),
+                  to_char(now() - since, 'YYYY-MM-DD HH24:MI:SS'),
+                  @extschema@.report_escape(since::text))
+        || E'\n<div class="cards">'
+        || format('<div class="card"><b>%s / %s</b><span>connections / usable</span></div>',
+                  coalesce(s.total::text, '–'), coalesce(s.usable_connections::text, '–'))
+        || format('<div class="card"><b>%s%%</b><span>utilization</span></div>',
+                  coalesce(s.utilization::text, '–'))
+        || format('<div class="card"><b>%s / %s / %s</b><span>active / idle / idle in transaction</span></div>',
+                  coalesce(s.active::text, '–'), coalesce(s.idle::text, '–'),
+                  coalesce((s.idle_in_transaction + s.idle_in_transaction_aborted)::text, '–'))
+        || format('<div class="card"><b>%s</b><span>longest idle</span></div>',
+                  coalesce(date_trunc('second', s.longest_idle)::text, '–'))
+        || format('<div class="card"><b>%s</b><span>pools in use</span></div>',
+                  coalesce(s.pools_in_use::text, '–'))
+        || format('<div class="card"><b>%s</b><span>samples; last at %s</span></div>',
+                  s.samples, coalesce(to_char(s.sampled_at, 'HH24:MI:SS'), 'never'))
+        || E'</div>\n<h2>History</h2>\n'
+        || @extschema@.report_chart('Connections by state', rows,
+               '[{"key":"active","label":"active","color":"#2e86de"},
+                 {"key":"idle_in_transaction","label":"idle in transaction","color":"#e67e22"},
+                 {"key":"idle_in_transaction_aborted","label":"aborted","color":"#c0392b"},
+                 {"key":"other","label":"starting","color":"#8e44ad"},
+                 {"key":"idle","label":"idle","color":"#95a5a6"}]',
+               true, NULL, NULL)
+        || @extschema@.report_chart('Utilization of usable connections (%)', rows,
+               '[{"key":"utilization","label":"utilization %","color":"#16a085"}]',
+               false, threshold,
+               CASE WHEN threshold IS NOT NULL
+                    THEN format('alert at %s%%', threshold) END);
+
+    -- per-interval counts of accounting and termination, where history has them
+    SELECT json_agg(e) INTO rates
+      FROM (VALUES (1, 'connections_opened', 'opened', '#27ae60'),
+                   (2, 'connections_rejected', 'rejected', '#c0392b'),
+                   (3, 'terminated', 'terminated', '#8e44ad')) v(o, key, label, color),
+           LATERAL (SELECT v.key, v.label, v.color) e
+     WHERE v.key = ANY (keys);
+    IF rates IS NOT NULL THEN
+        page := page || @extschema@.report_chart('Connections opened, rejected and terminated per sample interval',
+                                                 rows, rates, false, NULL, NULL);
+    ELSIF keys IS NOT NULL THEN
+        page := page || E'<p class="note">This pool_monitor keeps no per-interval opened, rejected or terminated counts in its history.</p>\n';
+    END IF;
+
+    page := page || E'<h2>Pools</h2>\n'
+        || @extschema@.report_table(format(
+               'SELECT database, role, application_name AS application, client_addr,
+                       total, active, idle, idle_in_transaction + idle_in_transaction_aborted AS idle_in_transaction,
+                       waiting, date_trunc(%L, longest_idle) AS longest_idle, peak_total,
+                       peak_active AS peak_busy, to_char(last_seen, %L) AS last_seen
+                  FROM %I.pools ORDER BY total DESC, peak_total DESC', 'second',
+               'YYYY-MM-DD HH24:MI:SS', '@extschema@'), 'No pools seen yet.')
+        || E'<h2>Pool sizing advice</h2>\n'
+        || @extschema@.report_table(format(
+               'SELECT application_name AS application, database, role, client_addr,
+                       peak_total, peak_active AS peak_busy, idle_floor,
+                       suggested_max_pool_size AS max_pool_size,
+                       suggested_min_pool_size AS min_pool_size, advice
+                  FROM %I.pool_advice ORDER BY peak_total DESC', '@extschema@'),
+               'No pools seen yet.')
+        || E'<h2>Alerts</h2>\n'
+        || CASE WHEN to_regclass('@extschema@.alerts') IS NULL
+                THEN E'<p class="note">This pool_monitor has no alerts view.</p>\n'
+                ELSE @extschema@.report_table(format(
+                    'SELECT to_char(raised_at, %L) AS raised_at, kind, utilization,
+                            total, usable_connections, message
+                       FROM %I.alerts WHERE raised_at >= now() - %L::interval
+                      ORDER BY raised_at DESC LIMIT 50', 'YYYY-MM-DD HH24:MI:SS',
+                    '@extschema@', since), 'No alerts in this window.') END
+        || E'<h2>Terminations</h2>\n'
+        || CASE WHEN to_regclass('@extschema@.terminations') IS NULL
+                THEN E'<p class="note">This pool_monitor has no terminations view.</p>\n'
+                ELSE @extschema@.report_table(format(
+                    'SELECT to_char(terminated_at, %L) AS terminated_at, pid, database,
+                            role, application_name AS application, client_addr, state,
+                            date_trunc(%L, idle_for) AS idle_for, reason, dry_run
+                       FROM %I.terminations WHERE terminated_at >= now() - %L::interval
+                      ORDER BY terminated_at DESC LIMIT 50', 'YYYY-MM-DD HH24:MI:SS',
+                    'second', '@extschema@', since), 'No terminations in this window.') END
+        || E'</body></html>\n';
+    RETURN page;
+END
+$fn$;
+
+REVOKE ALL ON FUNCTION report_escape(text), report_table(text, text),
+    report_chart(text, json, json, boolean, numeric, text), report(interval)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION report_escape(text), report_table(text, text),
+    report_chart(text, json, json, boolean, numeric, text), report(interval)
+    TO pg_monitor;
