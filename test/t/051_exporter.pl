@@ -1,0 +1,77 @@
+# 051_exporter.pl: docs/prometheus/queries.yaml with the real
+# postgres_exporter.  The test starts its own exporter on a free loopback
+# port (whatever service the Debian package may run is left alone), points
+# it at the test node with DATA_SOURCE_NAME, scrapes /metrics and checks
+# the pool_monitor series against the views.
+use strict;
+use warnings;
+use Cwd qw(getcwd);
+use HTTP::Tiny;
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use PoolMonitorTest;
+
+my $exporter = '/usr/bin/prometheus-postgres-exporter';
+my $queries = getcwd() . '/docs/prometheus/queries.yaml';
+ok(-x $exporter, 'postgres_exporter is installed') or BAIL_OUT('no exporter');
+
+my $node = pm_node('exporter');
+my @held;
+push @held, hold_session($node, 'api', 'idle') for 1 .. 3;
+push @held, hold_session($node, 'worker', 'idle in transaction');
+sample_now($node);
+
+my $port = PostgreSQL::Test::Cluster::get_free_port();
+local $ENV{DATA_SOURCE_NAME} = sprintf(
+	'host=%s port=%d user=postgres dbname=postgres sslmode=disable',
+	$node->host, $node->port);
+my ($out, $err) = ('', '');
+my $run = IPC::Run::start(
+	[ $exporter, "--web.listen-address=127.0.0.1:$port",
+	  "--extend.query-path=$queries", '--disable-default-metrics',
+	  '--disable-settings-metrics' ],
+	'>', \$out, '2>', \$err);
+
+# wait (bounded) until the exporter answers with our series
+my $http = HTTP::Tiny->new(timeout => 10);
+my ($body, $last) = ('', '');
+for (1 .. 300)
+{
+	my $res = $http->get("http://127.0.0.1:$port/metrics");
+	$last = $res->{content} // '';
+	if ($res->{success} && $res->{content} =~ /^pool_monitor_usable_connections[{ ]/m)
+	{
+		$body = $res->{content};
+		last;
+	}
+	$run->pump_nb;
+	Time::HiRes::usleep(100_000);
+}
+ok($body ne '', 'the exporter serves pool_monitor series on loopback')
+  or diag("exporter output: $out $err\nlast scrape:\n",
+	join("\n", grep { !/^(# |go_|process_|promhttp_)/ } split /\n/, $last));
+
+my ($usable, $samples) = split /\|/, $node->safe_psql('postgres',
+	'SELECT usable_connections, samples FROM pool_monitor.summary');
+like($body, qr/^pool_monitor_usable_connections(\{[^}]*\})? $usable$/m, 'usable connections');
+like($body, qr/^pool_monitor_worker_up(\{[^}]*\})? 1$/m, 'worker up');
+like($body, qr/^# TYPE pool_monitor_samples_total counter$/m, 'samples is a counter');
+like($body, qr/^pool_monitor_samples_total(\{[^}]*\})? \d+$/m, 'samples counted');
+like($body,
+	qr/^pool_monitor_pool_connections\{(?=[^}]*application="api")(?=[^}]*state="idle")(?=[^}]*database="postgres")[^}]*\} 3$/m,
+	'per-pool idle count of api');
+like($body,
+	qr/^pool_monitor_pool_connections\{(?=[^}]*application="worker")(?=[^}]*state="idle_in_transaction")[^}]*\} 1$/m,
+	'per-pool idle in transaction of worker');
+like($body,
+	qr/^pool_monitor_pool_peak_connections\{(?=[^}]*application="api")[^}]*\} 3$/m,
+	'per-pool peak');
+like($body, qr/^pg_exporter_last_scrape_error(\{[^}]*\})? 0$/m,
+	'no query of queries.yaml failed');
+
+$run->kill_kill;
+release_sessions($node, @held);
+$node->stop;
+done_testing();
