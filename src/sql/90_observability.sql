@@ -552,7 +552,7 @@ BEGIN
                        waiting, date_trunc(%L, longest_idle) AS longest_idle, peak_total,
                        peak_active AS peak_busy, to_char(last_seen, %L) AS last_seen
                   FROM %I.pools ORDER BY total DESC, peak_total DESC', 'second',
-               'YYYY-MM-DD HH24:MI:SS', '@extschema@'), 'No pools seen yet.')
+               'HH24:MI:SS', '@extschema@'), 'No pools seen yet.')
         || E'<h2>Pool sizing advice</h2>\n'
         || @extschema@.report_table(format(
                'SELECT application_name AS application, database, role, client_addr,
