@@ -26,7 +26,8 @@ CREATE FUNCTION get_summary(
     OUT worker_pid int,
     OUT stats_reset timestamptz,
     OUT pools_in_use int,
-    OUT overflow_connections int)
+    OUT overflow_connections int,
+    OUT terminated bigint)
 RETURNS record
 AS 'MODULE_PATHNAME', 'pm_get_summary'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
@@ -46,7 +47,8 @@ CREATE FUNCTION get_pools(
     OUT peak_total int,
     OUT first_seen timestamptz,
     OUT last_seen timestamptz,
-    OUT overflow boolean)
+    OUT overflow boolean,
+    OUT terminated bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pm_get_pools'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
@@ -62,7 +64,9 @@ CREATE FUNCTION get_connections(
     OUT state_since timestamptz,
     OUT idle_for interval,
     OUT xact_start timestamptz,
-    OUT waiting boolean)
+    OUT waiting boolean,
+    OUT prune_at timestamptz,
+    OUT protected_by text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pm_get_connections'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
@@ -98,7 +102,7 @@ CREATE VIEW summary AS
            round(100.0 * total / nullif(usable_connections, 0), 1) AS utilization,
            longest_idle, longest_idle_in_transaction, longest_transaction,
            samples, sample_duration_us, worker_pid, stats_reset,
-           pools_in_use, overflow_connections
+           pools_in_use, overflow_connections, terminated
       FROM get_summary();
 
 CREATE VIEW pools AS
