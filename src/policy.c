@@ -19,6 +19,9 @@
  *	  utilization gate applies.
  *	- Due connections are ended longest idle first, at most max_terminations
  *	  per run.  Ties (the same state_since) go to the lower pid first.
+ *	  Connections already handled by an earlier run (signalled but not yet
+ *	  gone) are not chosen again and take no place in the limit, but still
+ *	  count towards their pool's floor.
  *
  * A lifetime of 0 turns its kind of pruning off.
  *
@@ -278,7 +281,7 @@ pm_decide(const PmConnection *conns, const PmPolicyFacts *facts, int n,
 
 	for (int i = 0; i < n; i++)
 	{
-		if (!verdicts[i].due)
+		if (!verdicts[i].due || facts[i].handled)
 			continue;
 		scratch[ndue].key = &conns[i].key;
 		scratch[ndue].since = conns[i].state_since;

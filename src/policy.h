@@ -45,6 +45,9 @@ typedef struct PmPolicyFacts
 	const char *role;			/* NULL when unknown (dropped role) */
 	const char *database;
 	bool		is_superuser;
+	bool		handled;		/* already ended (or recorded) by an earlier
+								 * run and not yet gone: counts towards the
+								 * floor, never chosen again */
 } PmPolicyFacts;
 
 /* Why a connection may not be ended; see pm_protection_name(). */

@@ -19,6 +19,13 @@
  * client's next statement may arrive; PostgreSQL offers no atomic
  * "terminate if idle".
  *
+ * A signalled backend takes a while to exit, and until then later samples
+ * still show it idle since the same moment.  The worker remembers the
+ * sessions it has handled (signalled, or recorded in a periodic dry run)
+ * for as long as samples show them unchanged, and does not end or record
+ * them again; they still count towards their pool's floor, which is right,
+ * as they are the ones the floor let go.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -46,6 +53,19 @@
 
 /* when the last run began; the worker's start before the first */
 static TimestampTz last_prune = 0;
+
+/* A session the worker has handled: signalled, or recorded in a dry run. */
+typedef struct HandledSession
+{
+	int32		pid;
+	bool		dry_run;
+	TimestampTz backend_start;
+	TimestampTz state_since;
+} HandledSession;
+
+/* sessions handled and still in the latest sample unchanged */
+static HandledSession *handled = NULL;
+static int	nhandled = 0;
 
 /* An index of the sample's connections by one oid of their pool key. */
 typedef struct OidRef
@@ -297,6 +317,74 @@ end_session(const PmConnection *conn, const PmPolicyFacts *facts,
 	return true;
 }
 
+static bool
+same_session(const HandledSession *h, const PmConnection *conn)
+{
+	return h->pid == conn->pid && h->backend_start == conn->backend_start &&
+		h->state_since == conn->state_since;
+}
+
+/*
+ * Forget the handled sessions that the sample no longer shows unchanged:
+ * they have exited, or moved on to another state.
+ */
+static void
+forget_changed_sessions(const PmSample *sample)
+{
+	int			kept = 0;
+
+	if (handled == NULL)
+		handled = MemoryContextAlloc(TopMemoryContext,
+									 sizeof(HandledSession) * Max(pm_connection_capacity, 1));
+	for (int i = 0; i < nhandled; i++)
+	{
+		for (int j = 0; j < sample->nconnections; j++)
+		{
+			if (same_session(&handled[i], &sample->connections[j]))
+			{
+				handled[kept++] = handled[i];
+				break;
+			}
+		}
+	}
+	nhandled = kept;
+}
+
+/*
+ * Was this session handled already, in a way that this run must not
+ * repeat?  A signalled session always was.  A dry-run record only matters
+ * to another periodic dry run: a real run must still end the session, and
+ * prune_now() wants to see it again.
+ */
+static bool
+already_handled(const PmConnection *conn, bool requested, bool dry_run)
+{
+	for (int i = 0; i < nhandled; i++)
+		if (same_session(&handled[i], conn))
+			return !handled[i].dry_run || (dry_run && !requested);
+	return false;
+}
+
+static void
+remember_handled(const PmConnection *conn, bool dry_run)
+{
+	for (int i = 0; i < nhandled; i++)
+	{
+		if (same_session(&handled[i], conn))
+		{
+			handled[i].dry_run = handled[i].dry_run && dry_run;
+			return;
+		}
+	}
+	if (nhandled >= pm_connection_capacity)
+		return;
+	handled[nhandled].pid = conn->pid;
+	handled[nhandled].dry_run = dry_run;
+	handled[nhandled].backend_start = conn->backend_start;
+	handled[nhandled].state_since = conn->state_since;
+	nhandled++;
+}
+
 /* Is a prune_now() request waiting?  Sets *dry_run to what it asks. */
 static bool
 prune_requested(uint64 *request, bool *dry_run)
@@ -371,6 +459,7 @@ pm_prune(PmSample *sample)
 	LWLockAcquire(pm_shared->lock, LW_EXCLUSIVE);
 	run = ++pm_terminations->runs;
 	LWLockRelease(pm_shared->lock);
+	forget_changed_sessions(sample);
 
 	if (n > 0 && (settings.idle_lifetime > 0 || settings.idle_in_xact_lifetime > 0))
 	{
@@ -381,15 +470,19 @@ pm_prune(PmSample *sample)
 		int			nchosen;
 
 		resolve_facts(sample, facts, cxt);
+		for (int i = 0; i < n; i++)
+			facts[i].handled = already_handled(&sample->connections[i],
+											   requested, settings.dry_run);
 		nchosen = pm_decide(sample->connections, facts, n, &settings,
 							utilization, sample->summary.sampled_at,
 							verdicts, chosen, scratch);
 		for (int i = 0; i < nchosen; i++)
 		{
 			int			k = chosen[i];
+			PmConnection *conn = &sample->connections[k];
 
-			(void) end_session(&sample->connections[k], &facts[k],
-							   &verdicts[k], run);
+			if (end_session(conn, &facts[k], &verdicts[k], run))
+				remember_handled(conn, verdicts[k].dry_run);
 		}
 	}
 

@@ -341,6 +341,33 @@ test_superusers(void **state)
 	assert_int_equal(decide(&s, 50), 3);
 }
 
+/*
+ * Sessions signalled by an earlier run but not yet gone: not chosen again,
+ * no place in the limit, but they still fill the floor's endable places.
+ */
+static void
+test_handled(void **state)
+{
+	PmPolicySettings s = default_settings();
+
+	s.min_idle_per_pool = 2;
+	s.max_terminations = 1;
+	for (int i = 0; i < 5; i++)
+		add_conn(100 + i, "app", "db", "web", PM_STATE_IDLE, 1000 - i);
+	snap.facts[0].handled = true;
+	/* endable: 100, 101, 102; 100 is on its way out, the limit takes 101 */
+	assert_int_equal(decide(&s, 50), 1);
+	assert_int_equal(snap.conns[snap.chosen[0]].pid, 101);
+
+	s.max_terminations = 0;
+	snap.facts[1].handled = true;
+	snap.facts[2].handled = true;
+	/* all three endable ones are going: nothing more, the floor holds */
+	assert_int_equal(decide(&s, 50), 0);
+	assert_int_equal(snap.verdicts[3].protected_by, PM_PROTECT_MIN_IDLE);
+	assert_int_equal(snap.verdicts[4].protected_by, PM_PROTECT_MIN_IDLE);
+}
+
 /* Active and starting sessions are never candidates, nor anything when off. */
 static void
 test_active_and_off(void **state)
@@ -380,6 +407,7 @@ main(void)
 		cmocka_unit_test_setup(test_dry_run, setup),
 		cmocka_unit_test_setup(test_idle_in_xact, setup),
 		cmocka_unit_test_setup(test_superusers, setup),
+		cmocka_unit_test_setup(test_handled, setup),
 		cmocka_unit_test_setup(test_active_and_off, setup),
 	};
 
