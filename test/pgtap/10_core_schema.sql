@@ -15,7 +15,7 @@ SELECT columns_are('pool_monitor', 'summary', ARRAY[
     'total', 'active', 'idle', 'idle_in_transaction', 'idle_in_transaction_aborted',
     'waiting', 'utilization', 'longest_idle', 'longest_idle_in_transaction',
     'longest_transaction', 'samples', 'sample_duration_us', 'worker_pid',
-    'stats_reset', 'pools_in_use', 'overflow_connections']);
+    'stats_reset', 'pools_in_use', 'overflow_connections', 'terminated']);
 SELECT col_type_is('pool_monitor', 'summary', 'utilization', 'numeric');
 SELECT col_type_is('pool_monitor', 'summary', 'longest_idle', 'interval');
 SELECT col_type_is('pool_monitor', 'pools', 'client_addr', 'inet');
