@@ -11,6 +11,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 use PoolMonitorTest;
 
 my $node = pm_node(
@@ -262,7 +263,56 @@ pool_monitor.exclude_roles = 'keeper'
 pool_monitor.exclude_databases = 'kept'
 });
 
-# --- periodic runs, after reloading prune_interval -------------------------
+# --- the re-check spares a session that ran a statement after the sample --
+# The worker samples, then reads pg_authid.  Holding pg_authid locked stops
+# it between the two, so the target can start a statement in between: the
+# sample says idle past its lifetime, the status read before the signal
+# says active, and the session must survive with its statement.
+my $target = hold_session($node, 'recheck', 'idle', user => 'app');
+my $locker = hold_session($node, 'locker', 'idle');
+my $pruner = hold_session($node, 'pruner', 'idle');
+wait_idle_for(1.2, $target);
+is($pruner->query_safe(
+		'SELECT pid FROM pool_monitor.prune_now(dry_run => true)'),
+	$target->{pm_pid}, 'the target is due: a dry run would end it');
+
+$locker->query_safe('BEGIN; LOCK TABLE pg_authid IN ACCESS EXCLUSIVE MODE');
+$pruner->{stdin} .= "SELECT count(*) AS ended FROM pool_monitor.prune_now();\n\\echo pruned\n";
+$pruner->{run}->pump_nb;
+my $worker_waits = q{
+	SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+	 WHERE l.relation = 'pg_authid'::regclass AND NOT l.granted
+	   AND a.backend_type = 'pool_monitor'};
+my $waits = 0;
+for (1 .. 500)
+{
+	last if ($waits = $locker->query_safe($worker_waits)) == 1;
+	usleep(10_000);
+}
+is($waits, 1, 'the worker sampled and now waits for pg_authid');
+
+$target->{stdin} .= "\\echo running\nSELECT 'survived' FROM pg_sleep(1);\n";
+$target->{run}->pump until $target->{stdout} =~ /running/;
+my $target_active = '';
+for (1 .. 500)
+{
+	# the locker is in a transaction: drop its cached activity snapshot
+	($target_active) = $locker->query_safe(
+		"SELECT pg_stat_clear_snapshot(); SELECT state FROM pg_stat_activity WHERE pid = $target->{pm_pid}"
+	) =~ /(\w+)\s*$/;
+	last if $target_active eq 'active';
+	usleep(10_000);
+}
+is($target_active, 'active', 'the target runs a statement while the worker waits');
+$locker->query_safe('COMMIT');
+
+$pruner->{run}->pump until $pruner->{stdout} =~ /pruned/;
+like($pruner->{stdout}, qr/^0$/m, 'the run ends nobody: the re-check saw the statement');
+$target->{run}->pump until $target->{stdout} =~ /survived/;
+is($target->{stderr}, '', 'the statement completed without an error');
+is(alive($target), 1, 'the target is still connected');
+$pruner->{stdout} = '';
+
 my $late = hold_session($node, 'late', 'idle', user => 'app');
 reload_with("pool_monitor.prune_interval = 1\npool_monitor.min_idle_per_pool = 0\n",
 	"SELECT current_setting('pool_monitor.prune_interval') = '1s'");
@@ -272,8 +322,9 @@ is( $node->safe_psql('postgres', qq{
 	 WHERE pid = $late->{pm_pid} AND NOT dry_run}),
 	'1', 'and records it');
 is(alive(@protected, $active), 5, 'protected and active sessions are still untouched');
+ok(gone($target), 'the re-checked target ends once it idles past its lifetime');
 
 $_->{run}->kill_kill for (@web, @xact, @dry, $gate_xact, $late);
-release_sessions($node, @protected, $active);
+release_sessions($node, @protected, $active, $target, $locker, $pruner);
 $node->stop;
 done_testing();
