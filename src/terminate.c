@@ -216,7 +216,7 @@ signal_backend(int32 pid)
 {
 	if (BackendPidGetProc(pid) == NULL)
 		return false;
-#ifdef HAVE_SETSID
+#ifdef PM_SIGNAL_PROCESS_GROUP
 	if (kill(-pid, SIGTERM) == 0)
 		return true;
 #else
