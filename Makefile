@@ -4,6 +4,7 @@
 #   make install         install into that PostgreSQL
 #   make installcheck    pg_regress against a temporary instance
 #   make prove           the TAP suite (test/t/*.pl)
+#   make unit            unit tests of the pure policy (test/unit, cmocka)
 #   bash test/run-all.sh everything, as CI runs it (see README)
 
 EXTENSION = pool_monitor
@@ -16,13 +17,17 @@ OBJS = \
 	src/pool_table.o \
 	src/worker.o \
 	src/sql_api.o \
-	src/pool_advice.o
+	src/pool_advice.o \
+	src/policy.o \
+	src/prune_settings.o \
+	src/terminate.o \
+	src/termination_api.o
 
 # The install script is assembled from one file per feature.
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = core_objects privileges
+REGRESS = core_objects privileges termination
 REGRESS_OPTS = --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf
 
@@ -33,7 +38,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter $(WERROR)
 
 EXTRA_CLEAN = tmp_check tmp_check_regress results regression.diffs \
-	regression.out
+	regression.out test/unit/test_policy
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -54,3 +59,16 @@ prove:
 .PHONY: bench
 bench:
 	bash test/bench/run.sh
+
+# Unit tests of the pure policy: a standalone program, no server needed.
+# policy.c uses PostgreSQL's headers and its qsort (libpgport), nothing else.
+UNIT_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Werror \
+	-I$(srcdir)/src -I$(includedir_server)
+
+test/unit/test_policy: test/unit/test_policy.c src/policy.c src/policy.h src/pool_monitor.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_policy.c src/policy.c \
+		-L$(pkglibdir) -lpgport -lcmocka
+
+.PHONY: unit
+unit: test/unit/test_policy
+	test/unit/test_policy

@@ -133,4 +133,13 @@ pm_atomic_advance_u64(volatile pg_atomic_uint64 *ptr, uint64 target)
 	return current;
 }
 
+/*
+ * pg_terminate_backend() signals the backend's process group, which the
+ * backend leads where setsid() exists: HAVE_SETSID up to 15, every
+ * platform but Windows from 16 on (the configure test was dropped).
+ */
+#if defined(HAVE_SETSID) || (PG_VERSION_NUM >= 160000 && !defined(WIN32))
+#define PM_SIGNAL_PROCESS_GROUP 1
+#endif
+
 #endif							/* POOL_MONITOR_COMPAT_H */

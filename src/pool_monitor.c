@@ -19,6 +19,7 @@
 
 #include "compat.h"
 #include "pool_monitor.h"
+#include "termination.h"
 
 PG_MODULE_MAGIC;
 
@@ -62,6 +63,8 @@ define_settings(void)
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
+
+	pm_define_termination_settings();
 
 	MarkGUCPrefixReserved("pool_monitor");
 }

@@ -208,6 +208,7 @@ typedef struct PmSample
 
 extern void pm_take_sample(PmSample *sample);
 extern const char *pm_state_name(PmState state);
+extern PmState pm_state_from_backend(int backend_state);
 extern void pm_count_connection(PmCounts *counts, const PmConnection *conn);
 
 /* the pool table (pool_table.c), worker-side */

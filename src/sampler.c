@@ -58,10 +58,11 @@ collect_lock_waiters(int32 **pids)
 	return n;
 }
 
-static PmState
-state_from_backend(BackendState state)
+/* Our state for a backend-status entry's BackendState. */
+PmState
+pm_state_from_backend(int backend_state)
 {
-	switch (state)
+	switch ((BackendState) backend_state)
 	{
 		case STATE_RUNNING:
 			return PM_STATE_ACTIVE;
@@ -181,7 +182,7 @@ read_connection(PmConnection *conn, const PgBackendStatus *be,
 	conn->backend_start = be->st_proc_start_timestamp;
 	conn->state_since = be->st_state_start_timestamp;
 	conn->xact_start = be->st_xact_start_timestamp;
-	conn->state = (uint8) state_from_backend(be->st_state);
+	conn->state = (uint8) pm_state_from_backend(be->st_state);
 	conn->waiting = (conn->state == PM_STATE_ACTIVE &&
 					 nwaiters > 0 &&
 					 bsearch(&pid, waiters, nwaiters, sizeof(int32),

@@ -20,6 +20,7 @@
 
 #include "compat.h"
 #include "pool_monitor.h"
+#include "termination.h"
 
 PmShared   *pm_shared = NULL;
 PmConnection *pm_connections = NULL;
@@ -62,6 +63,7 @@ pm_shmem_request(void)
 	size = add_size(size, MAXALIGN(connections_size()));
 	size = add_size(size, MAXALIGN(pools_size()));
 	size = add_size(size, MAXALIGN(history_size()));
+	size = add_size(size, pm_terminations_shmem_size());
 	RequestAddinShmemSpace(size);
 	RequestNamedLWLockTranche("pool_monitor", 1);
 }
@@ -104,6 +106,7 @@ pm_shmem_startup(void)
 								 &found);
 	if (!found)
 		init_shared();
+	pm_terminations_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -183,5 +186,6 @@ pm_reset_statistics(void)
 		pg_atomic_write_u64(&pool->opened, 0);
 		pm_pool_reset_advice(pool);
 	}
+	pm_reset_terminations();
 	LWLockRelease(pm_shared->lock);
 }

@@ -28,6 +28,7 @@
 
 #include "compat.h"
 #include "pool_monitor.h"
+#include "termination.h"
 
 PG_FUNCTION_INFO_V1(pm_get_summary);
 PG_FUNCTION_INFO_V1(pm_get_pools);
@@ -127,7 +128,7 @@ set_counts(Datum *values, int first, const PmCounts *counts)
  * pm_get_summary: the latest sample, one row.  Before the first sample the
  * sample's own columns are NULL.
  */
-#define SUMMARY_COLS 19
+#define SUMMARY_COLS 20
 
 Datum
 pm_get_summary(PG_FUNCTION_ARGS)
@@ -139,6 +140,7 @@ pm_get_summary(PG_FUNCTION_ARGS)
 	uint64		samples;
 	int32		worker_pid;
 	TimestampTz stats_reset;
+	uint64		terminated;
 
 	pm_require_shared();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -149,6 +151,7 @@ pm_get_summary(PG_FUNCTION_ARGS)
 	samples = pm_shared->samples;
 	worker_pid = pm_shared->worker_pid;
 	stats_reset = pm_shared->stats_reset;
+	terminated = pm_terminations->terminated;
 	LWLockRelease(pm_shared->lock);
 
 	memset(nulls, 0, sizeof(nulls));
@@ -167,6 +170,7 @@ pm_get_summary(PG_FUNCTION_ARGS)
 	set_timestamp(values, nulls, 16, stats_reset);
 	values[17] = Int32GetDatum(latest.pools_in_use);
 	values[18] = Int32GetDatum(latest.overflow_connections);
+	values[19] = Int64GetDatum((int64) terminated);
 
 	/* nothing sampled yet: the sample's columns are unknown, not zero */
 	if (latest.sampled_at == 0)
@@ -180,7 +184,7 @@ pm_get_summary(PG_FUNCTION_ARGS)
  * pm_get_pools: one row per pool slot in use, the overflow row last when
  * anything was folded into it.
  */
-#define POOLS_COLS 18
+#define POOLS_COLS 19
 
 Datum
 pm_get_pools(PG_FUNCTION_ARGS)
@@ -230,6 +234,7 @@ pm_get_pools(PG_FUNCTION_ARGS)
 		values[17] = Float8GetDatum(pool->busy_samples == 0 ? 0.0 :
 									(double) pool->busy_sum / pool->busy_samples);
 		nulls[17] = (pool->busy_samples == 0);
+		values[18] = Int64GetDatum((int64) pool->terminated);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -237,9 +242,10 @@ pm_get_pools(PG_FUNCTION_ARGS)
 
 /*
  * pm_get_connections: one row per client backend in the latest sample.
- * idle_for is measured at the sample's time.
+ * idle_for is measured at the sample's time; prune_at and protected_by
+ * are the idle-termination policy's verdict with the settings in force.
  */
-#define CONNECTIONS_COLS 11
+#define CONNECTIONS_COLS 13
 
 Datum
 pm_get_connections(PG_FUNCTION_ARGS)
@@ -249,6 +255,8 @@ pm_get_connections(PG_FUNCTION_ARGS)
 	int			n;
 	TimestampTz sampled_at;
 	bool		sees_all;
+	PmSummary	latest;
+	PmVerdict  *verdicts;
 
 	pm_require_shared();
 	pm_init_materialized_srf(fcinfo);
@@ -259,7 +267,9 @@ pm_get_connections(PG_FUNCTION_ARGS)
 	n = pm_shared->nconnections;
 	memcpy(copy, pm_connections, sizeof(PmConnection) * n);
 	sampled_at = pm_shared->latest.sampled_at;
+	latest = pm_shared->latest;
 	LWLockRelease(pm_shared->lock);
+	verdicts = pm_connection_verdicts(copy, n, &latest);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -285,6 +295,7 @@ pm_get_connections(PG_FUNCTION_ARGS)
 			values[8] = interval_datum(sampled_at - conn->state_since);
 		set_timestamp(values, nulls, 9, conn->xact_start);
 		values[10] = BoolGetDatum(conn->waiting);
+		pm_set_verdict_columns(values, nulls, 11, &verdicts[i]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -4,6 +4,8 @@
  *		The pool_monitor background worker: registers itself, then samples
  *		every client backend each sample_interval (or at once when
  *		sample_now() asks) and publishes the sample into shared memory.
+ *		Each prune_interval (or when prune_now() asks) it runs the
+ *		idle-termination policy on a fresh sample (terminate.c).
  *
  * The loop is the canonical one: WaitLatch with WL_EXIT_ON_PM_DEATH,
  * ResetLatch, CHECK_FOR_INTERRUPTS, reload on SIGHUP.  SIGTERM ends the
@@ -29,6 +31,7 @@
 
 #include "compat.h"
 #include "pool_monitor.h"
+#include "termination.h"
 
 PGDLLEXPORT void pm_worker_main(Datum main_arg);
 
@@ -157,10 +160,12 @@ pm_worker_main(Datum main_arg)
 													  pm_shared->latest.sampled_at, pm_sample_interval_ms);
 		}
 
-		if (sample_requested() || ms_until(next_sample) == 0)
+		if (sample_requested() || ms_until(next_sample) == 0 || pm_prune_due())
 		{
 			oldcontext = MemoryContextSwitchTo(cycle_context);
 			sample_once(&sample);
+			if (pm_prune_due())
+				pm_prune(&sample);
 			MemoryContextSwitchTo(oldcontext);
 			MemoryContextReset(cycle_context);
 			next_sample = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
@@ -169,7 +174,7 @@ pm_worker_main(Datum main_arg)
 
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 ms_until(next_sample),
+						 Min(ms_until(next_sample), pm_prune_wait_ms()),
 						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}

@@ -26,7 +26,8 @@ CREATE FUNCTION get_summary(
     OUT worker_pid int,
     OUT stats_reset timestamptz,
     OUT pools_in_use int,
-    OUT overflow_connections int)
+    OUT overflow_connections int,
+    OUT terminated bigint)
 RETURNS record
 AS 'MODULE_PATHNAME', 'pm_get_summary'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
@@ -49,7 +50,8 @@ CREATE FUNCTION get_pools(
     OUT overflow boolean,
     OUT peak_active int,
     OUT idle_floor int,
-    OUT mean_busy double precision)
+    OUT mean_busy double precision,
+    OUT terminated bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pm_get_pools'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
@@ -65,7 +67,9 @@ CREATE FUNCTION get_connections(
     OUT state_since timestamptz,
     OUT idle_for interval,
     OUT xact_start timestamptz,
-    OUT waiting boolean)
+    OUT waiting boolean,
+    OUT prune_at timestamptz,
+    OUT protected_by text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pm_get_connections'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
@@ -102,7 +106,7 @@ CREATE VIEW summary AS
            longest_idle, longest_idle_in_transaction, longest_transaction,
            samples, round(sample_duration_us::numeric, 1) AS sample_duration_us,
            worker_pid, stats_reset,
-           pools_in_use, overflow_connections
+           pools_in_use, overflow_connections, terminated
       FROM get_summary();
 
 CREATE VIEW pools AS

@@ -44,12 +44,14 @@ sub sample_now
 # Open a session named $app and bring it to $kind: 'idle', 'idle in
 # transaction', 'aborted' (idle in transaction, aborted), 'active' (runs
 # $opts{sql}, default pg_sleep), or 'none' (connected, left as it is).
+# $opts{user} connects as that role instead of the bootstrap superuser.
 # Returns the BackgroundPsql object; its pid is in ->{pm_pid}.
 sub hold_session
 {
 	my ($node, $app, $kind, %opts) = @_;
 	my $db = $opts{db} // 'postgres';
-	my $session = $node->background_psql($db, on_error_stop => 0);
+	my $session = $node->background_psql($db, on_error_stop => 0,
+		$opts{user} ? (extra_params => [ '-U', $opts{user} ]) : ());
 
 	$session->query_safe("SET application_name = '$app'");
 	$session->{pm_pid} = $session->query_safe('SELECT pg_backend_pid()');

@@ -15,16 +15,16 @@ SELECT columns_are('pool_monitor', 'summary', ARRAY[
     'total', 'active', 'idle', 'idle_in_transaction', 'idle_in_transaction_aborted',
     'waiting', 'utilization', 'longest_idle', 'longest_idle_in_transaction',
     'longest_transaction', 'samples', 'sample_duration_us', 'worker_pid',
-    'stats_reset', 'pools_in_use', 'overflow_connections']);
-SELECT col_type_is('pool_monitor', 'summary', 'utilization', 'numeric',
+    'stats_reset', 'pools_in_use', 'overflow_connections', 'terminated']);
+SELECT col_type_is('pool_monitor'::name, 'summary'::name, 'utilization'::name, 'numeric',
                    'summary.utilization is numeric');
-SELECT col_type_is('pool_monitor', 'summary', 'longest_idle', 'interval',
+SELECT col_type_is('pool_monitor'::name, 'summary'::name, 'longest_idle'::name, 'interval',
                    'summary.longest_idle is interval');
-SELECT col_type_is('pool_monitor', 'pools', 'client_addr', 'inet',
+SELECT col_type_is('pool_monitor'::name, 'pools'::name, 'client_addr'::name, 'inet',
                    'pools.client_addr is inet');
-SELECT col_type_is('pool_monitor', 'connections', 'idle_for', 'interval',
+SELECT col_type_is('pool_monitor'::name, 'connections'::name, 'idle_for'::name, 'interval',
                    'connections.idle_for is interval');
-SELECT col_type_is('pool_monitor', 'history', 'sampled_at', 'timestamp with time zone',
+SELECT col_type_is('pool_monitor'::name, 'history'::name, 'sampled_at'::name, 'timestamp with time zone',
                    'history.sampled_at is timestamp with time zone');
 
 SELECT table_privs_are('pool_monitor', v, 'pg_monitor', ARRAY['SELECT'],
