@@ -5,6 +5,7 @@
 #
 #   bash test/dev-test.sh test/t/002_counts.pl [more .pl files]
 #   bash test/dev-test.sh regress
+#   bash test/dev-test.sh pgtap
 #
 # The install and the test run hold /tmp/pool_monitor-install.lock together,
 # so no other worktree can replace the installed library mid-test.
@@ -21,7 +22,9 @@ flock 9
 make -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
 pm_copy_tree_for_postgres "$work"
 cd "$work"
-if [ "${1:-}" = regress ]; then
+if [ "${1:-}" = pgtap ]; then
+    runuser -u postgres -- env PATH="$PG_BIN:$PATH" bash test/pgtap/run.sh
+elif [ "${1:-}" = regress ]; then
     runuser -u postgres -- env PATH="$PG_BIN:$PATH" make -s installcheck \
         || { cat regression.diffs; exit 1; }
 else
