@@ -4,6 +4,7 @@
 #   make install         install into that PostgreSQL
 #   make installcheck    pg_regress against a temporary instance
 #   make prove           the TAP suite (test/t/*.pl)
+#   make unit            the cmocka unit tests (test/unit/test_*.c)
 #   bash test/run-all.sh everything, as CI runs it (see README)
 
 EXTENSION = pool_monitor
@@ -16,13 +17,18 @@ OBJS = \
 	src/pool_table.o \
 	src/worker.o \
 	src/sql_api.o \
-	src/pool_advice.o
+	src/pool_advice.o \
+	src/accounting.o \
+	src/accounting_sql.o \
+	src/alert_policy.o \
+	src/alerts.o \
+	src/statslog.o
 
 # The install script is assembled from one file per feature.
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = core_objects privileges
+REGRESS = core_objects privileges accounting
 REGRESS_OPTS = --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf
 
@@ -33,7 +39,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter $(WERROR)
 
 EXTRA_CLEAN = tmp_check tmp_check_regress results regression.diffs \
-	regression.out
+	regression.out $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -54,3 +60,15 @@ prove:
 .PHONY: bench
 bench:
 	bash test/bench/run.sh
+
+# Unit tests of the pure decision code: each test/unit/test_*.c includes
+# the source it tests and is built on its own with cmocka, then run.
+UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
+UNIT_CFLAGS = -std=c99 -Wall -Wextra -Wno-unused-parameter $(WERROR) -I$(srcdir)/src
+
+test/unit/test_%: test/unit/test_%.c $(wildcard src/*.c src/*.h)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< -lcmocka
+
+.PHONY: unit
+unit: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do echo "== $$t"; ./$$t || exit 1; done
