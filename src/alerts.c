@@ -190,8 +190,8 @@ raise_rejected(const PmSummary *summary, TimestampTz now, uint64 count,
 
 	initStringInfo(&msg);
 	appendStringInfo(&msg,
-					 "pool_monitor: " UINT64_FORMAT " connection attempts rejected with SQLSTATE 53300 (",
-					 count);
+					 "pool_monitor: " UINT64_FORMAT " connection %s rejected with SQLSTATE 53300 (",
+					 count, count == 1 ? "attempt" : "attempts");
 	for (int k = 0; k < PM_REJECT_KINDS; k++)
 	{
 		uint64		new_ones = by_kind[k] - pm_alert_ring->rejected_reported[k];
