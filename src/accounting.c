@@ -38,12 +38,11 @@
 #include "replication/walsender.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
-#include "utils/backend_status.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
 
 #include "accounting.h"
-#include "compat.h"
+#include "compat.h"				/* MyBEEntry: pgstat.h or backend_status.h */
 #include "pool_monitor.h"
 
 /*

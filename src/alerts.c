@@ -74,6 +74,7 @@ static void
 append_top_pools(StringInfo buf)
 {
 	TopPool    *pools = palloc(sizeof(TopPool) * (pm_max_pools + 1));
+	MemoryContext cycle_context = CurrentMemoryContext;
 	int			n = 0;
 	int			shown = 0;
 
@@ -94,6 +95,7 @@ append_top_pools(StringInfo buf)
 	qsort(pools, n, sizeof(TopPool), compare_by_total);
 
 	StartTransactionCommand();
+	/* the names are appended to buf, which lives in the cycle's context */
 	for (int i = 0; i < n && shown < PM_ALERT_TOP_POOLS; i++)
 	{
 		TopPool    *pool = &pools[i];
@@ -116,6 +118,8 @@ append_top_pools(StringInfo buf)
 						 role ? role : "?", db ? db : "?", pool->total);
 	}
 	CommitTransactionCommand();
+	/* the commit leaves TopMemoryContext current: back to the cycle's */
+	MemoryContextSwitchTo(cycle_context);
 	if (shown == 0)
 		appendStringInfoString(buf, "none");
 	pfree(pools);
