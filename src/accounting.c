@@ -42,7 +42,7 @@
 #include "utils/guc.h"
 
 #include "accounting.h"
-#include "compat.h"				/* MyBEEntry: pgstat.h or backend_status.h */
+#include "compat.h"
 #include "pool_monitor.h"
 
 /*
@@ -191,15 +191,16 @@ add_pending_open(const PmPoolKey *key)
 static void
 credit_pool_open(void)
 {
-	volatile PgBackendStatus *be = MyBEEntry;
 	PmPoolKey	key;
+	Oid			dbid;
+	Oid			roleid;
+	const SockAddr *addr;
+	const char *appname;
 	int			slot;
 
-	if (be == NULL)
+	if (!pm_own_status(&dbid, &roleid, &addr, &appname))
 		return;
-	pm_make_pool_key(&key, be->st_databaseid, be->st_userid,
-					 (const SockAddr *) &be->st_clientaddr,
-					 (const char *) be->st_appname);
+	pm_make_pool_key(&key, dbid, roleid, addr, appname);
 
 	LWLockAcquire(pm_shared->lock, LW_SHARED);
 	slot = find_pool_slot(&key);
