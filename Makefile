@@ -4,7 +4,7 @@
 #   make install         install into that PostgreSQL
 #   make installcheck    pg_regress against a temporary instance
 #   make prove           the TAP suite (test/t/*.pl)
-#   make unit            unit tests of the pure policy (test/unit, cmocka)
+#   make unit            the cmocka unit tests (test/unit/test_*.c)
 #   bash test/run-all.sh everything, as CI runs it (see README)
 
 EXTENSION = pool_monitor
@@ -21,13 +21,18 @@ OBJS = \
 	src/policy.o \
 	src/prune_settings.o \
 	src/terminate.o \
-	src/termination_api.o
+	src/termination_api.o \
+	src/accounting.o \
+	src/accounting_sql.o \
+	src/alert_policy.o \
+	src/alerts.o \
+	src/statslog.o
 
 # The install script is assembled from one file per feature.
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = core_objects privileges termination
+REGRESS = core_objects privileges termination accounting
 REGRESS_OPTS = --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf
 
@@ -38,7 +43,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter $(WERROR)
 
 EXTRA_CLEAN = tmp_check tmp_check_regress results regression.diffs \
-	regression.out test/unit/test_policy
+	regression.out $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -60,15 +65,20 @@ prove:
 bench:
 	bash test/bench/run.sh
 
-# Unit tests of the pure policy: a standalone program, no server needed.
-# policy.c uses PostgreSQL's headers and its qsort (libpgport), nothing else.
-UNIT_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Werror \
-	-I$(srcdir)/src -I$(includedir_server)
+# Unit tests of the pure decision code: each test/unit/test_*.c includes
+# the source it tests and is built on its own with cmocka, then run.
+UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
+UNIT_CFLAGS = -std=c99 -Wall -Wextra -Wno-unused-parameter $(WERROR) -I$(srcdir)/src \
+	-I$(includedir_server)
 
+test/unit/test_%: test/unit/test_%.c $(wildcard src/*.c src/*.h)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< -lcmocka
+
+.PHONY: unit
+unit: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do echo "== $$t"; ./$$t || exit 1; done
+
+# policy.c is compiled on its own and uses PostgreSQL's qsort (libpgport).
 test/unit/test_policy: test/unit/test_policy.c src/policy.c src/policy.h src/pool_monitor.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_policy.c src/policy.c \
 		-L$(pkglibdir) -lpgport -lcmocka
-
-.PHONY: unit
-unit: test/unit/test_policy
-	test/unit/test_policy

@@ -117,6 +117,48 @@ extern PGDLLEXPORT void _PG_init(void);
 #endif
 
 /*
+ * The fields of this backend's own backend-status entry that make up its
+ * pool key, for the accounting hook.  MyBEEntry is exported from 14 on; 13
+ * keeps it static in pgstat.c, so there the same values are taken from
+ * where pgstat_bestart() copies them.  (That needs libpq-be.h, and with it
+ * the GSSAPI headers on servers built with GSSAPI, on 13 only.)  Returns
+ * false when there is no entry.
+ */
+#if PG_VERSION_NUM >= 140000
+static inline bool
+pm_own_status(Oid *dbid, Oid *roleid, const SockAddr **addr,
+			  const char **appname)
+{
+	volatile PgBackendStatus *be = MyBEEntry;
+
+	if (be == NULL)
+		return false;
+	*dbid = be->st_databaseid;
+	*roleid = be->st_userid;
+	*addr = (const SockAddr *) &be->st_clientaddr;
+	*appname = (const char *) be->st_appname;
+	return true;
+}
+#else
+#include "libpq/libpq-be.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+static inline bool
+pm_own_status(Oid *dbid, Oid *roleid, const SockAddr **addr,
+			  const char **appname)
+{
+	if (MyProcPort == NULL)
+		return false;
+	*dbid = MyDatabaseId;
+	*roleid = GetSessionUserId();
+	*addr = &MyProcPort->raddr;
+	*appname = application_name;
+	return true;
+}
+#endif
+
+/*
  * Raise *ptr to target unless it is already higher; returns the value now
  * stored.  Core has pg_atomic_monotonic_advance_u64 from 17 on only.
  */

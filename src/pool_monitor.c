@@ -17,6 +17,7 @@
 #include "storage/ipc.h"
 #include "utils/guc.h"
 
+#include "accounting.h"
 #include "compat.h"
 #include "pool_monitor.h"
 #include "termination.h"
@@ -76,6 +77,7 @@ shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	pm_shmem_request();
+	pm_accounting_shmem_request();
 }
 #endif
 
@@ -85,6 +87,7 @@ shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	pm_shmem_startup();
+	pm_accounting_shmem_startup();
 }
 
 void
@@ -93,6 +96,8 @@ _PG_init(void)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
+	/* before define_settings(), which reserves the prefix */
+	pm_accounting_init();
 	define_settings();
 
 #ifdef PM_HAVE_SHMEM_REQUEST_HOOK
@@ -100,6 +105,7 @@ _PG_init(void)
 	shmem_request_hook = shmem_request;
 #else
 	pm_shmem_request();
+	pm_accounting_shmem_request();
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = shmem_startup;

@@ -15,6 +15,11 @@
  * pm_pool_table_assign() runs before the lock (it may allocate), and
  * pm_pool_table_apply() runs under it (it never allocates or errors).
  *
+ * Sessions opened into a pool that had no slot yet (accounting.c) reach
+ * the worker as pending opens; pm_pool_table_credit() gives them a slot,
+ * creating one if the pool's sessions all came and went between samples,
+ * and pm_pool_table_apply() adds them to the slot's "opened".
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -22,6 +27,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
+#include "accounting.h"
 #include "pool_monitor.h"
 
 typedef struct PoolMapEntry
@@ -49,6 +55,7 @@ static int	slots_used = 0;
 static NewSlot *new_slots = NULL;
 static int	nnew_slots = 0;
 static SlotAggregate *aggregates = NULL;	/* max_pools + 1 entries */
+static uint64 *credits = NULL;	/* pending opens per slot, max_pools + 1 */
 
 static inline int
 overflow_slot(void)
@@ -75,6 +82,8 @@ pm_pool_table_attach(void)
 								   sizeof(NewSlot) * pm_max_pools);
 	aggregates = MemoryContextAlloc(TopMemoryContext,
 									sizeof(SlotAggregate) * (pm_max_pools + 1));
+	credits = MemoryContextAllocZero(TopMemoryContext,
+									 sizeof(uint64) * (pm_max_pools + 1));
 
 	LWLockAcquire(pm_shared->lock, LW_SHARED);
 	slots_used = pm_shared->pools_used;
@@ -196,6 +205,34 @@ pm_pool_table_assign(PmSample *sample)
 	pfree(referenced);
 }
 
+/*
+ * Give each pending open a slot, as a session of the sample would get one,
+ * and note its credit for pm_pool_table_apply().  Call after
+ * pm_pool_table_assign() and before taking the lock: this may allocate.
+ */
+void
+pm_pool_table_credit(const PmPendingOpen *opens, int nopens)
+{
+	bool	   *referenced;
+	bool		table_full = false;
+
+	if (nopens == 0)
+		return;
+	/* a slot with sessions in this sample must not be evicted */
+	referenced = palloc0(sizeof(bool) * (pm_max_pools + 1));
+	for (int i = 0; i <= pm_max_pools; i++)
+		referenced[i] = (aggregates[i].counts.total > 0);
+	for (int i = 0; i < nopens; i++)
+	{
+		int			slot = slot_for_new_key(&opens[i].key, referenced,
+											&table_full);
+
+		referenced[slot] = true;
+		credits[slot] += opens[i].count;
+	}
+	pfree(referenced);
+}
+
 static void
 start_pool(PmPool *pool, const PmPoolKey *key, TimestampTz now)
 {
@@ -238,10 +275,19 @@ pm_pool_table_apply(TimestampTz now)
 	for (int i = 0; i < slots_used; i++)
 		publish_slot(&pm_pools[i], &aggregates[i], now);
 
-	if (aggregates[overflow_slot()].counts.total > 0 && !overflow->in_use)
+	if ((aggregates[overflow_slot()].counts.total > 0 ||
+		 credits[overflow_slot()] > 0) && !overflow->in_use)
 	{
 		overflow->in_use = true;
 		overflow->first_seen = now;
 	}
 	publish_slot(overflow, &aggregates[overflow_slot()], now);
+
+	for (int i = 0; i <= pm_max_pools; i++)
+	{
+		if (credits[i] == 0)
+			continue;
+		pg_atomic_fetch_add_u64(&pm_pools[i].opened, credits[i]);
+		credits[i] = 0;
+	}
 }

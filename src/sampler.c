@@ -17,10 +17,12 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/timestamp.h"
 
+#include "accounting.h"
 #include "compat.h"
 #include "pool_monitor.h"
 
@@ -133,6 +135,25 @@ copy_client_addr(PmAddr *dst, const SockAddr *src)
 }
 
 /*
+ * Build a pool key.  The sampler and the accounting hook (accounting.c)
+ * both build keys here, so that a session's key from its own process
+ * equals the one the sampler reads from its backend-status entry: the
+ * application name is clipped as pgstat_report_appname clips it.
+ */
+void
+pm_make_pool_key(PmPoolKey *key, Oid dbid, Oid roleid, const SockAddr *addr,
+				 const char *appname)
+{
+	memset(key, 0, sizeof(PmPoolKey));
+	key->dbid = dbid;
+	key->roleid = roleid;
+	copy_client_addr(&key->addr, addr);
+	if (appname)
+		memcpy(key->appname, appname,
+			   pg_mbcliplen(appname, strlen(appname), NAMEDATALEN - 1));
+}
+
+/*
  * Count one connection into *counts by its state.
  */
 void
@@ -174,11 +195,8 @@ read_connection(PmConnection *conn, const PgBackendStatus *be,
 	memset(conn, 0, sizeof(PmConnection));
 	conn->pid = pid;
 	conn->pool = -1;
-	conn->key.dbid = be->st_databaseid;
-	conn->key.roleid = be->st_userid;
-	copy_client_addr(&conn->key.addr, &be->st_clientaddr);
-	if (be->st_appname)
-		strlcpy(conn->key.appname, be->st_appname, NAMEDATALEN);
+	pm_make_pool_key(&conn->key, be->st_databaseid, be->st_userid,
+					 &be->st_clientaddr, be->st_appname);
 	conn->backend_start = be->st_proc_start_timestamp;
 	conn->state_since = be->st_state_start_timestamp;
 	conn->xact_start = be->st_xact_start_timestamp;

@@ -18,6 +18,7 @@
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
+#include "accounting.h"
 #include "compat.h"
 #include "pool_monitor.h"
 #include "termination.h"
@@ -134,6 +135,7 @@ append_history(const PmSummary *summary)
 	entry->counts = summary->counts;
 	entry->usable = summary->usable_connections;
 	entry->longest_idle_us = summary->longest_idle_us;
+	pm_accounting_close_interval(entry);
 
 	pm_shared->history_next = (pm_shared->history_next + 1) % pm_history_size;
 	if (pm_shared->history_count < pm_history_size)
@@ -187,5 +189,6 @@ pm_reset_statistics(void)
 		pm_pool_reset_advice(pool);
 	}
 	pm_reset_terminations();
+	pm_accounting_reset();
 	LWLockRelease(pm_shared->lock);
 }

@@ -26,6 +26,7 @@
 #include "utils/inet.h"
 #include "utils/timestamp.h"
 
+#include "accounting.h"
 #include "compat.h"
 #include "pool_monitor.h"
 #include "termination.h"
@@ -128,7 +129,7 @@ set_counts(Datum *values, int first, const PmCounts *counts)
  * pm_get_summary: the latest sample, one row.  Before the first sample the
  * sample's own columns are NULL.
  */
-#define SUMMARY_COLS 20
+#define SUMMARY_COLS 25
 
 Datum
 pm_get_summary(PG_FUNCTION_ARGS)
@@ -171,6 +172,7 @@ pm_get_summary(PG_FUNCTION_ARGS)
 	values[17] = Int32GetDatum(latest.pools_in_use);
 	values[18] = Int32GetDatum(latest.overflow_connections);
 	values[19] = Int64GetDatum((int64) terminated);
+	(void) pm_accounting_summary_values(values, 20);
 
 	/* nothing sampled yet: the sample's columns are unknown, not zero */
 	if (latest.sampled_at == 0)
@@ -184,7 +186,7 @@ pm_get_summary(PG_FUNCTION_ARGS)
  * pm_get_pools: one row per pool slot in use, the overflow row last when
  * anything was folded into it.
  */
-#define POOLS_COLS 19
+#define POOLS_COLS 20
 
 Datum
 pm_get_pools(PG_FUNCTION_ARGS)
@@ -203,6 +205,10 @@ pm_get_pools(PG_FUNCTION_ARGS)
 	nslots = pm_shared->pools_used;
 	memcpy(copy, pm_pools, sizeof(PmPool) * nslots);
 	copy[nslots] = pm_pools[pm_max_pools];
+	/* memcpy may tear a counter that backends bump under the shared lock */
+	for (int i = 0; i <= nslots; i++)
+		pg_atomic_write_u64(&copy[i].opened, pg_atomic_read_u64(
+																&pm_pools[i < nslots ? i : pm_max_pools].opened));
 	LWLockRelease(pm_shared->lock);
 
 	for (int i = 0; i <= nslots; i++)
@@ -235,6 +241,7 @@ pm_get_pools(PG_FUNCTION_ARGS)
 									(double) pool->busy_sum / pool->busy_samples);
 		nulls[17] = (pool->busy_samples == 0);
 		values[18] = Int64GetDatum((int64) pool->terminated);
+		values[19] = Int64GetDatum((int64) pg_atomic_read_u64(&pool->opened));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -304,7 +311,7 @@ pm_get_connections(PG_FUNCTION_ARGS)
 /*
  * pm_get_history: the history ring, oldest first.
  */
-#define HISTORY_COLS 9
+#define HISTORY_COLS 13
 
 Datum
 pm_get_history(PG_FUNCTION_ARGS)
@@ -336,6 +343,10 @@ pm_get_history(PG_FUNCTION_ARGS)
 		set_counts(values, 1, &entry->counts);
 		values[7] = Int32GetDatum(entry->usable);
 		values[8] = interval_datum(entry->longest_idle_us);
+		values[9] = Int64GetDatum(entry->opened);
+		values[10] = Int64GetDatum(entry->rejected);
+		values[11] = Int64GetDatum(entry->terminated);
+		values[12] = Int32GetDatum(entry->peak_total);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -48,6 +48,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "accounting.h"
 #include "compat.h"
 #include "termination.h"
 
@@ -275,6 +276,10 @@ record_termination(const PmTermination *entry, int pool)
 			pm_pools[pool].terminated++;
 	}
 	LWLockRelease(pm_shared->lock);
+
+	/* the exact counters behind history.terminated and the stats log */
+	if (!entry->dry_run)
+		pm_accounting_count_terminated(1);
 }
 
 static void

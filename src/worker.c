@@ -29,6 +29,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "accounting.h"
 #include "compat.h"
 #include "pool_monitor.h"
 #include "termination.h"
@@ -81,6 +82,19 @@ attach_worker(void)
 }
 
 /*
+ * Credit to their pools the sessions opened into pools that had no slot
+ * (see accounting.c).  Allocates in the cycle's memory context.
+ */
+static void
+credit_pending_opens(void)
+{
+	int			capacity = pm_accounting->pending_capacity;
+	PmPendingOpen *opens = palloc(sizeof(PmPendingOpen) * capacity);
+
+	pm_pool_table_credit(opens, pm_accounting_take_pending(opens, capacity));
+}
+
+/*
  * One cycle: sample, assign pools, publish.  Serves every sample_now()
  * request counted before the sample began.
  */
@@ -94,11 +108,13 @@ sample_once(PmSample *sample)
 	INSTR_TIME_SET_CURRENT(start);
 	pm_take_sample(sample);
 	pm_pool_table_assign(sample);
+	credit_pending_opens();
 	INSTR_TIME_SET_CURRENT(duration);
 	INSTR_TIME_SUBTRACT(duration, start);
 	sample->summary.sample_duration_us = INSTR_TIME_GET_DOUBLE(duration) * 1e6;
 
 	pm_publish_sample(sample, request);
+	pm_after_sample(&sample->summary);
 }
 
 static bool

@@ -32,8 +32,8 @@ fi
 echo "== pgTAP"
 as_postgres bash test/pgtap/run.sh
 
-echo "== unit"
-as_postgres make -s PG_CONFIG="$PG_BIN/pg_config" unit
+echo "== unit tests"
+as_postgres make -s PG_CONFIG="$PG_BIN/pg_config" WERROR=-Werror unit
 
 echo "== TAP"
 as_postgres make -s PG_CONFIG="$PG_BIN/pg_config" prove

@@ -27,7 +27,12 @@ CREATE FUNCTION get_summary(
     OUT stats_reset timestamptz,
     OUT pools_in_use int,
     OUT overflow_connections int,
-    OUT terminated bigint)
+    OUT terminated bigint,
+    OUT connections_opened bigint,
+    OUT connections_closed bigint,
+    OUT connections_rejected bigint,
+    OUT peak_total int,
+    OUT alerts bigint)
 RETURNS record
 AS 'MODULE_PATHNAME', 'pm_get_summary'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
@@ -51,7 +56,8 @@ CREATE FUNCTION get_pools(
     OUT peak_active int,
     OUT idle_floor int,
     OUT mean_busy double precision,
-    OUT terminated bigint)
+    OUT terminated bigint,
+    OUT opened bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pm_get_pools'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
@@ -83,7 +89,11 @@ CREATE FUNCTION get_history(
     OUT idle_in_transaction_aborted int,
     OUT waiting int,
     OUT usable_connections int,
-    OUT longest_idle interval)
+    OUT longest_idle interval,
+    OUT connections_opened bigint,
+    OUT connections_rejected bigint,
+    OUT terminated bigint,
+    OUT peak_total int)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pm_get_history'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
@@ -106,7 +116,9 @@ CREATE VIEW summary AS
            longest_idle, longest_idle_in_transaction, longest_transaction,
            samples, round(sample_duration_us::numeric, 1) AS sample_duration_us,
            worker_pid, stats_reset,
-           pools_in_use, overflow_connections, terminated
+           pools_in_use, overflow_connections, terminated,
+           connections_opened, connections_closed, connections_rejected,
+           peak_total, alerts
       FROM get_summary();
 
 CREATE VIEW pools AS
@@ -119,7 +131,8 @@ CREATE VIEW history AS
     SELECT sampled_at, total, active, idle, idle_in_transaction,
            idle_in_transaction_aborted, waiting,
            round(100.0 * total / nullif(usable_connections, 0), 1) AS utilization,
-           longest_idle, usable_connections
+           longest_idle, usable_connections,
+           connections_opened, connections_rejected, terminated, peak_total
       FROM get_history();
 
 REVOKE ALL ON FUNCTION get_summary(), get_pools(), get_connections(),

@@ -15,7 +15,9 @@ SELECT columns_are('pool_monitor', 'summary', ARRAY[
     'total', 'active', 'idle', 'idle_in_transaction', 'idle_in_transaction_aborted',
     'waiting', 'utilization', 'longest_idle', 'longest_idle_in_transaction',
     'longest_transaction', 'samples', 'sample_duration_us', 'worker_pid',
-    'stats_reset', 'pools_in_use', 'overflow_connections', 'terminated']);
+    'stats_reset', 'pools_in_use', 'overflow_connections', 'terminated',
+    'connections_opened', 'connections_closed', 'connections_rejected',
+    'peak_total', 'alerts']);
 SELECT col_type_is('pool_monitor'::name, 'summary'::name, 'utilization'::name, 'numeric',
                    'summary.utilization is numeric');
 SELECT col_type_is('pool_monitor'::name, 'summary'::name, 'longest_idle'::name, 'interval',

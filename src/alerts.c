@@ -1,0 +1,263 @@
+/*-------------------------------------------------------------------------
+ *
+ * alerts.c
+ *		The worker's side of exhaustion alerts: after each sample, ask the
+ *		pure policy (alert_policy.c) what to raise, then raise it as a
+ *		WARNING or LOG and keep it in the alerts ring.
+ *
+ * Alerts are decided only here, in the worker, after a sample has been
+ * published; backends never raise them.  The message is built before the
+ * ring's lock is taken, and the critical section only copies it in.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/dbcommands.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/timestamp.h"
+
+#include "accounting.h"
+#include "alert_policy.h"
+#include "compat.h"
+#include "pool_monitor.h"
+
+/* How many pools the utilization alert names. */
+#define PM_ALERT_TOP_POOLS	3
+
+static const char *const alert_kind_names[] = {
+	"utilization", "rejected", "recovered"
+};
+
+/* An alert kind as pool_monitor.alerts spells it. */
+const char *
+pm_alert_kind_name(PmAlertKindCode kind)
+{
+	return alert_kind_names[kind];
+}
+
+/* Utilization of a sample in percent of usable connections. */
+static double
+utilization_of(const PmSummary *summary)
+{
+	if (summary->usable_connections <= 0)
+		return summary->counts.total > 0 ? 100.0 : 0.0;
+	return 100.0 * summary->counts.total / summary->usable_connections;
+}
+
+/* A pool as the utilization alert names it. */
+typedef struct TopPool
+{
+	PmPoolKey	key;
+	int32		total;
+	bool		overflow;
+} TopPool;
+
+static int
+compare_by_total(const void *a, const void *b)
+{
+	const TopPool *pa = (const TopPool *) a;
+	const TopPool *pb = (const TopPool *) b;
+
+	return (pb->total > pa->total) - (pb->total < pa->total);
+}
+
+/*
+ * Append the busiest pools of the latest sample to buf, as
+ * "app (role@database) 40, ...".  Resolves names in a transaction of its
+ * own: the worker is connected to no database, which is enough for the
+ * shared catalogs.
+ */
+static void
+append_top_pools(StringInfo buf)
+{
+	TopPool    *pools = palloc(sizeof(TopPool) * (pm_max_pools + 1));
+	MemoryContext cycle_context = CurrentMemoryContext;
+	int			n = 0;
+	int			shown = 0;
+
+	LWLockAcquire(pm_shared->lock, LW_SHARED);
+	for (int i = 0; i <= pm_max_pools; i++)
+	{
+		if (i < pm_max_pools && i >= pm_shared->pools_used)
+			continue;
+		if (!pm_pools[i].in_use || pm_pools[i].counts.total == 0)
+			continue;
+		pools[n].key = pm_pools[i].key;
+		pools[n].total = pm_pools[i].counts.total;
+		pools[n].overflow = (i == pm_max_pools);
+		n++;
+	}
+	LWLockRelease(pm_shared->lock);
+
+	qsort(pools, n, sizeof(TopPool), compare_by_total);
+
+	StartTransactionCommand();
+	/* the names are appended to buf, which lives in the cycle's context */
+	for (int i = 0; i < n && shown < PM_ALERT_TOP_POOLS; i++)
+	{
+		TopPool    *pool = &pools[i];
+		char	   *db;
+		char	   *role;
+
+		if (shown++ > 0)
+			appendStringInfoString(buf, ", ");
+		if (pool->overflow)
+		{
+			appendStringInfo(buf, "(overflow) %d", pool->total);
+			continue;
+		}
+		db = OidIsValid(pool->key.dbid) ?
+			get_database_name(pool->key.dbid) : NULL;
+		role = OidIsValid(pool->key.roleid) ?
+			GetUserNameFromId(pool->key.roleid, true) : NULL;
+		appendStringInfo(buf, "%s (%s@%s) %d",
+						 pool->key.appname[0] ? pool->key.appname : "\"\"",
+						 role ? role : "?", db ? db : "?", pool->total);
+	}
+	CommitTransactionCommand();
+	/* the commit leaves TopMemoryContext current: back to the cycle's */
+	MemoryContextSwitchTo(cycle_context);
+	if (shown == 0)
+		appendStringInfoString(buf, "none");
+	pfree(pools);
+}
+
+/* Keep an alert in the ring, overwriting the oldest when it is full. */
+static void
+remember_alert(PmAlertKindCode kind, const PmSummary *summary,
+			   TimestampTz now, const char *message)
+{
+	PmAlert    *entry;
+
+	LWLockAcquire(pm_shared->lock, LW_EXCLUSIVE);
+	entry = &pm_alert_ring->entries[pm_alert_ring->next];
+	entry->raised_at = now;
+	entry->kind = kind;
+	entry->utilization = utilization_of(summary);
+	entry->total = summary->counts.total;
+	entry->usable = summary->usable_connections;
+	strlcpy(entry->message, message, PM_ALERT_MESSAGE_LEN);
+	pm_alert_ring->next = (pm_alert_ring->next + 1) % PM_ALERT_RING_SIZE;
+	if (pm_alert_ring->count < PM_ALERT_RING_SIZE)
+		pm_alert_ring->count++;
+	pm_alert_ring->raised++;
+	LWLockRelease(pm_shared->lock);
+}
+
+static void
+raise_utilization(const PmSummary *summary, TimestampTz now)
+{
+	StringInfoData msg;
+
+	initStringInfo(&msg);
+	appendStringInfo(&msg,
+					 "pool_monitor: connection utilization %.1f%% (%d of %d usable), top pools: ",
+					 utilization_of(summary), summary->counts.total,
+					 summary->usable_connections);
+	append_top_pools(&msg);
+	ereport(WARNING,
+			(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
+			 errmsg_internal("%s", msg.data),
+			 errhint("Lower the maximum sizes of the client pools or raise \"max_connections\"; pool_monitor.pools shows each pool's use.")));
+	remember_alert(PM_ALERT_CODE_UTILIZATION, summary, now, msg.data);
+	pfree(msg.data);
+}
+
+static void
+raise_recovered(const PmSummary *summary, TimestampTz now)
+{
+	StringInfoData msg;
+
+	initStringInfo(&msg);
+	appendStringInfo(&msg,
+					 "pool_monitor: connection utilization recovered to %.1f%% (%d of %d usable), below %.1f%%",
+					 utilization_of(summary), summary->counts.total,
+					 summary->usable_connections,
+					 pm_alert_recovery_level(pm_alert_utilization));
+	ereport(LOG, (errmsg_internal("%s", msg.data)));
+	remember_alert(PM_ALERT_CODE_RECOVERED, summary, now, msg.data);
+	pfree(msg.data);
+}
+
+/*
+ * Raise the rejected alert: the count since the last one, and per kind.
+ */
+static void
+raise_rejected(const PmSummary *summary, TimestampTz now, uint64 count,
+			   const uint64 *by_kind)
+{
+	StringInfoData msg;
+	bool		first = true;
+
+	initStringInfo(&msg);
+	appendStringInfo(&msg,
+					 "pool_monitor: " UINT64_FORMAT " connection %s rejected with SQLSTATE 53300 (",
+					 count, count == 1 ? "attempt" : "attempts");
+	for (int k = 0; k < PM_REJECT_KINDS; k++)
+	{
+		uint64		new_ones = by_kind[k] - pm_alert_ring->rejected_reported[k];
+
+		pm_alert_ring->rejected_reported[k] = by_kind[k];
+		if (new_ones == 0)
+			continue;
+		appendStringInfo(&msg, "%s%s " UINT64_FORMAT, first ? "" : ", ",
+						 pm_reject_kind_name((PmRejectKind) k), new_ones);
+		first = false;
+	}
+	appendStringInfoChar(&msg, ')');
+	ereport(WARNING,
+			(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
+			 errmsg_internal("%s", msg.data),
+			 errhint("Clients are being refused: lower the maximum sizes of the client pools or raise \"max_connections\".")));
+	remember_alert(PM_ALERT_CODE_REJECTED, summary, now, msg.data);
+	pfree(msg.data);
+}
+
+/*
+ * Decide and raise the alerts of the sample just published.  Worker only.
+ * The policy's state is written by the worker alone, so reading and
+ * updating it needs no lock; the ring's readers never look at it.
+ */
+void
+pm_alerts_after_sample(const PmSummary *summary, TimestampTz now)
+{
+	PmAlertInput input;
+	PmAlertDecision decision;
+	uint64		by_kind[PM_REJECT_KINDS];
+
+	input.now_us = now;
+	input.utilization = utilization_of(summary);
+	input.threshold = pm_alert_utilization;
+	input.cooldown_us = (int64) pm_alert_cooldown_s * USECS_PER_SEC;
+	input.rejected_total = 0;
+	for (int k = 0; k < PM_REJECT_KINDS; k++)
+	{
+		by_kind[k] = pg_atomic_read_u64(&pm_accounting->rejected[k]);
+		input.rejected_total += by_kind[k];
+	}
+
+	decision = pm_alert_decide(&pm_alert_ring->policy, &input);
+
+	if (decision.utilization)
+		raise_utilization(summary, now);
+	if (decision.recovered)
+		raise_recovered(summary, now);
+	if (decision.rejected)
+		raise_rejected(summary, now, decision.new_rejections, by_kind);
+}
+
+/*
+ * Everything the worker does after publishing a sample: alerts, then the
+ * periodic log line.
+ */
+void
+pm_after_sample(const PmSummary *summary)
+{
+	TimestampTz now = summary->sampled_at;
+
+	pm_alerts_after_sample(summary, now);
+	pm_statslog_after_sample(summary, now);
+}

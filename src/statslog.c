@@ -1,0 +1,70 @@
+/*-------------------------------------------------------------------------
+ *
+ * statslog.c
+ *		The periodic pool-stats line in the server log: one LOG line per
+ *		pool_monitor.log_interval, key=value, for log-based monitoring.
+ *
+ * The line describes the latest sample (total ... longest_idle) and, for
+ * opened, rejected and terminated, the exact counts since the previous
+ * line.  It is written by the worker after a sample, so the interval
+ * between two lines is log_interval rounded up to the next sample.  The
+ * baselines live in shared memory, so a restarted worker goes on counting
+ * from the previous line.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/timestamp.h"
+
+#include "accounting.h"
+#include "compat.h"
+#include "pool_monitor.h"
+
+/*
+ * Write the pool-stats line if log_interval has passed since the last one.
+ * Worker only; the first sample only starts the first interval.
+ */
+void
+pm_statslog_after_sample(const PmSummary *summary, TimestampTz now)
+{
+	PmAccounting *acct = pm_accounting;
+	uint64		opened = pg_atomic_read_u64(&acct->opened);
+	uint64		rejected = pm_accounting_rejected_total();
+	uint64		terminated = pg_atomic_read_u64(&acct->terminated_total);
+	double		utilization = 0.0;
+
+	if (acct->last_log_at == 0 || pm_log_interval_s == 0)
+	{
+		/* nothing logged yet, or logging off: the next line starts now */
+		acct->last_log_at = now;
+		acct->log_opened_base = opened;
+		acct->log_rejected_base = rejected;
+		acct->log_terminated_base = terminated;
+		return;
+	}
+	if (now - acct->last_log_at < (int64) pm_log_interval_s * USECS_PER_SEC)
+		return;
+
+	if (summary->usable_connections > 0)
+		utilization = 100.0 * summary->counts.total /
+			summary->usable_connections;
+	ereport(LOG,
+			(errmsg_internal("pool_monitor: total=%d active=%d idle=%d idle_in_transaction=%d waiting=%d usable=%d utilization=%.1f%% longest_idle=%llds opened=" UINT64_FORMAT " rejected=" UINT64_FORMAT " terminated=" UINT64_FORMAT,
+							 summary->counts.total, summary->counts.active,
+							 summary->counts.idle,
+							 summary->counts.idle_in_xact +
+							 summary->counts.idle_in_xact_aborted,
+							 summary->counts.waiting,
+							 summary->usable_connections, utilization,
+							 (long long) (summary->longest_idle_us / USECS_PER_SEC),
+							 opened - acct->log_opened_base,
+							 rejected - acct->log_rejected_base,
+							 terminated - acct->log_terminated_base),
+			 errhidestmt(true)));
+
+	acct->last_log_at = now;
+	acct->log_opened_base = opened;
+	acct->log_rejected_base = rejected;
+	acct->log_terminated_base = terminated;
+}
