@@ -68,7 +68,7 @@ bench:
 # Unit tests of the pure decision code: each test/unit/test_*.c includes
 # the source it tests and is built on its own with cmocka, then run.
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
-UNIT_CFLAGS = -std=c99 -Wall -Wextra -Wno-unused-parameter $(WERROR) -I$(srcdir)/src \
+UNIT_CFLAGS = -std=gnu99 -Wall -Wextra -Wno-unused-parameter $(WERROR) -I$(srcdir)/src \
 	-I$(includedir_server)
 
 test/unit/test_%: test/unit/test_%.c $(wildcard src/*.c src/*.h)
