@@ -54,3 +54,13 @@ prove:
 .PHONY: bench
 bench:
 	bash test/bench/run.sh
+
+# The release archive, as PGXN wants it: the committed tree (HEAD) as
+# pool_monitor-<version>.zip, everything under pool_monitor-<version>/.
+# The version is META.json's.
+DISTVERSION = $(shell perl -MJSON::PP -0777 -ne 'print decode_json($$_)->{version}' $(srcdir)/META.json)
+
+.PHONY: dist
+dist:
+	git archive --format=zip --prefix=$(EXTENSION)-$(DISTVERSION)/ \
+		-o $(EXTENSION)-$(DISTVERSION).zip HEAD
