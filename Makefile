@@ -82,3 +82,13 @@ unit: $(UNIT_TESTS)
 test/unit/test_policy: test/unit/test_policy.c src/policy.c src/policy.h src/pool_monitor.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_policy.c src/policy.c \
 		-L$(pkglibdir) -lpgport -lcmocka
+
+# The release archive, as PGXN wants it: the committed tree (HEAD) as
+# pool_monitor-<version>.zip, everything under pool_monitor-<version>/.
+# The version is META.json's.
+DISTVERSION = $(shell perl -MJSON::PP -0777 -ne 'print decode_json($$_)->{version}' $(srcdir)/META.json)
+
+.PHONY: dist
+dist:
+	git archive --format=zip --prefix=$(EXTENSION)-$(DISTVERSION)/ \
+		-o $(EXTENSION)-$(DISTVERSION).zip HEAD
