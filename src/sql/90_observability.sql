@@ -2,10 +2,8 @@
 -- an operator with only psql: metrics() (Prometheus text format 0.0.4),
 -- the pool_advice view and report() (one self-contained HTML page).
 --
--- Everything here is SQL over the views of 10_core.sql.  The figures that
--- termination (issue 3) and accounting (issue 4) add to summary, pools and
--- history are picked up when those columns exist: rows are read once, and
--- the optional columns through to_jsonb(row) ? 'column'.  Privileges as for
+-- Everything here is SQL over the views: each function reads each view
+-- once, so that all its figures come from one sample.  Privileges as for
 -- the views: pg_monitor, nothing for PUBLIC.
 
 -- Prometheus label value escaping: backslash, double quote, newline.
@@ -58,13 +56,11 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     s       @extschema@.summary;
-    sj      jsonb;
     ps      @extschema@.pools[];
     result  text := '';
 BEGIN
     -- one read of each view, so that every family shows the same sample
     SELECT * INTO s FROM @extschema@.summary;
-    sj := to_jsonb(s);
     SELECT coalesce(array_agg(p), '{}') INTO ps FROM @extschema@.pools p;
 
     result := result
@@ -125,32 +121,37 @@ BEGIN
     || @extschema@.metrics_family('pool_monitor_overflow_connections', 'gauge',
         'Sessions counted in the overflow row because pool_monitor.max_pools pools were in use.',
         @extschema@.metrics_sample('pool_monitor_overflow_connections', '', s.overflow_connections))
-    -- accounting (issue 4), when summary has these columns
+    -- exact accounting
     || @extschema@.metrics_family('pool_monitor_connections_opened_total', 'counter',
-        'Client connections opened (authenticated) since server start or reset().',
+        'Client connections established since server start or reset().',
         @extschema@.metrics_sample('pool_monitor_connections_opened_total', '',
-            (sj ->> 'connections_opened')::numeric))
+            s.connections_opened))
     || @extschema@.metrics_family('pool_monitor_connections_closed_total', 'counter',
         'Client connections closed since server start or reset().',
         @extschema@.metrics_sample('pool_monitor_connections_closed_total', '',
-            (sj ->> 'connections_closed')::numeric))
+            s.connections_closed))
     || @extschema@.metrics_family('pool_monitor_connections_rejected_total', 'counter',
         'Connection attempts refused with SQLSTATE 53300 since server start or reset().',
         @extschema@.metrics_sample('pool_monitor_connections_rejected_total', '',
-            (sj ->> 'connections_rejected')::numeric))
+            s.connections_rejected))
+    || @extschema@.metrics_family('pool_monitor_connections_rejected_by_kind_total', 'counter',
+        'Connection attempts refused with SQLSTATE 53300 since server start or reset(), by kind.',
+        (SELECT string_agg(@extschema@.metrics_sample('pool_monitor_connections_rejected_by_kind_total',
+            'kind="' || @extschema@.metrics_label(r.kind) || '"', r.rejected), '' ORDER BY r.kind)
+           FROM @extschema@.rejections r))
     || @extschema@.metrics_family('pool_monitor_peak_connections', 'gauge',
         'Most client connections open at once since server start or reset(), exact.',
         @extschema@.metrics_sample('pool_monitor_peak_connections', '',
-            (sj ->> 'peak_total')::numeric))
+            s.peak_total))
     || @extschema@.metrics_family('pool_monitor_alerts_total', 'counter',
         'Alerts raised since server start or reset().',
         @extschema@.metrics_sample('pool_monitor_alerts_total', '',
-            (sj ->> 'alerts')::numeric))
-    -- termination (issue 3), when summary has the column
+            s.alerts))
+    -- idle termination
     || @extschema@.metrics_family('pool_monitor_terminated_total', 'counter',
         'Sessions the idle policy ended since server start or reset().',
         @extschema@.metrics_sample('pool_monitor_terminated_total', '',
-            (sj ->> 'terminated')::numeric));
+            s.terminated));
 
     -- per pool
     result := result
@@ -189,12 +190,12 @@ BEGIN
         'Sessions a pool opened since first seen or reset().',
         (SELECT string_agg(@extschema@.metrics_sample('pool_monitor_pool_opened_total',
             @extschema@.metrics_pool_labels(p.database, p.role, p.application_name, p.client_addr),
-            (to_jsonb(p) ->> 'opened')::numeric), '') FROM unnest(ps) p))
+            p.opened), '') FROM unnest(ps) p))
     || @extschema@.metrics_family('pool_monitor_pool_terminated_total', 'counter',
         'Sessions of a pool the idle policy ended since first seen or reset().',
         (SELECT string_agg(@extschema@.metrics_sample('pool_monitor_pool_terminated_total',
             @extschema@.metrics_pool_labels(p.database, p.role, p.application_name, p.client_addr),
-            (to_jsonb(p) ->> 'terminated')::numeric), '') FROM unnest(ps) p));
+            p.terminated), '') FROM unnest(ps) p));
 
     RETURN result;
 END
@@ -459,9 +460,7 @@ AS $fn$
 DECLARE
     s           @extschema@.summary;
     rows        json;
-    keys        text[];
     threshold   numeric;
-    rates       json;
     page        text;
     max_points  CONSTANT int := 600;
 BEGIN
@@ -480,8 +479,6 @@ BEGIN
                       FROM @extschema@.history h
                      WHERE h.sampled_at >= now() - since) q
              ORDER BY bucket, total DESC, t) b;
-    SELECT array_agg(k) INTO keys
-      FROM (SELECT json_object_keys(rows -> 0) AS k) q;
 
     page := E'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         || '<title>pool_monitor report</title><style>'
@@ -531,19 +528,12 @@ BEGIN
                CASE WHEN threshold IS NOT NULL
                     THEN format('alert at %s%%', threshold) END);
 
-    -- per-interval counts of accounting and termination, where history has them
-    SELECT json_agg(e) INTO rates
-      FROM (VALUES (1, 'connections_opened', 'opened', '#27ae60'),
-                   (2, 'connections_rejected', 'rejected', '#c0392b'),
-                   (3, 'terminated', 'terminated', '#8e44ad')) v(o, key, label, color),
-           LATERAL (SELECT v.key, v.label, v.color) e
-     WHERE v.key = ANY (keys);
-    IF rates IS NOT NULL THEN
-        page := page || @extschema@.report_chart('Connections opened, rejected and terminated per sample interval',
-                                                 rows, rates, false, NULL, NULL);
-    ELSIF keys IS NOT NULL THEN
-        page := page || E'<p class="note">This pool_monitor keeps no per-interval opened, rejected or terminated counts in its history.</p>\n';
-    END IF;
+    page := page || @extschema@.report_chart(
+               'Connections opened, rejected and terminated per sample interval', rows,
+               '[{"key":"connections_opened","label":"opened","color":"#27ae60"},
+                 {"key":"connections_rejected","label":"rejected","color":"#c0392b"},
+                 {"key":"terminated","label":"terminated","color":"#8e44ad"}]',
+               false, NULL, NULL);
 
     page := page || E'<h2>Pools</h2>\n'
         || @extschema@.report_table(format(
@@ -562,24 +552,20 @@ BEGIN
                   FROM %I.pool_advice ORDER BY peak_total DESC', '@extschema@'),
                'No pools seen yet.')
         || E'<h2>Alerts</h2>\n'
-        || CASE WHEN to_regclass('@extschema@.alerts') IS NULL
-                THEN E'<p class="note">This pool_monitor has no alerts view.</p>\n'
-                ELSE @extschema@.report_table(format(
+        || @extschema@.report_table(format(
                     'SELECT to_char(raised_at, %L) AS raised_at, kind, utilization,
                             total, usable_connections, message
                        FROM %I.alerts WHERE raised_at >= now() - %L::interval
                       ORDER BY raised_at DESC LIMIT 50', 'YYYY-MM-DD HH24:MI:SS',
-                    '@extschema@', since), 'No alerts in this window.') END
+                    '@extschema@', since), 'No alerts in this window.')
         || E'<h2>Terminations</h2>\n'
-        || CASE WHEN to_regclass('@extschema@.terminations') IS NULL
-                THEN E'<p class="note">This pool_monitor has no terminations view.</p>\n'
-                ELSE @extschema@.report_table(format(
+        || @extschema@.report_table(format(
                     'SELECT to_char(terminated_at, %L) AS terminated_at, pid, database,
                             role, application_name AS application, client_addr, state,
                             date_trunc(%L, idle_for) AS idle_for, reason, dry_run
                        FROM %I.terminations WHERE terminated_at >= now() - %L::interval
                       ORDER BY terminated_at DESC LIMIT 50', 'YYYY-MM-DD HH24:MI:SS',
-                    'second', '@extschema@', since), 'No terminations in this window.') END
+                    'second', '@extschema@', since), 'No terminations in this window.')
         || E'</body></html>\n';
     RETURN page;
 END

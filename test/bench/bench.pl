@@ -148,8 +148,8 @@ if ($rescue)
 {
 	say_md(sprintf('- first attempt refused: %s (%s)', $rescue->{refused_first} ? 'yes' : 'no',
 			$rescue->{refusal_message}),
-		sprintf('- time from the refusal to full service: %.1f s (%d retries)',
-			$rescue->{seconds_to_service}, $rescue->{tries}),
+		sprintf('- time from the refusal to full service: %.1f s (%d retries); the leak was at its floor after %.1f s',
+			$rescue->{seconds_to_service}, $rescue->{tries}, $rescue->{seconds_to_floor}),
 		sprintf('- leaked sessions left (the floor): %s; terminations: %s; rejections counted: %s; rejected alerts: %s',
 			@$rescue{qw(leak_left terminated rejected rejected_alerts)}));
 }

@@ -221,6 +221,13 @@ CONF
 	$r{seconds_to_service} = time - $t0;
 	$r{served} = $ok;
 	$r{tries} = $tries;
+
+	# pruning goes on, max_terminations_per_prune at a time, to the floor
+	$node->poll_query_until('postgres', q{
+		SELECT pool_monitor.sample_now() IS NOT NULL AND
+		       (SELECT idle <= 5 FROM pool_monitor.pools
+		         WHERE application_name = 'leaky-app')});
+	$r{seconds_to_floor} = time - $t0;
 	my $facts = $node->safe_psql('postgres', q{
 		SELECT pool_monitor.sample_now() IS NULL;
 		SELECT (SELECT idle FROM pool_monitor.pools WHERE application_name = 'leaky-app'),

@@ -26,8 +26,9 @@ is( $node->safe_psql('postgres', q{
 $node->stop;
 
 my $rescue = rescue_story();
-diag(sprintf('rescue: refused (%s), served after %.1f s and %d retries; leak left %s, terminated %s, rejected %s',
-	$rescue->{refusal_message}, @$rescue{qw(seconds_to_service tries leak_left terminated rejected)}));
+diag(sprintf('rescue: refused (%s), served after %.1f s and %d retries, leak at its floor after %.1f s; leak left %s, terminated %s, rejected %s',
+	$rescue->{refusal_message},
+	@$rescue{qw(seconds_to_service tries seconds_to_floor leak_left terminated rejected)}));
 ok($rescue->{refused_first}, 'the API is refused while the leak holds the server');
 like($rescue->{refusal_message}, qr/too many clients|remaining connection slots/,
 	'refused with 53300');
