@@ -4,6 +4,7 @@
 #   make install         install into that PostgreSQL
 #   make installcheck    pg_regress against a temporary instance
 #   make prove           the TAP suite (test/t/*.pl)
+#   make sanitize-check  pg_regress and TAP under cassert, ASan and UBSan (root)
 #   bash test/run-all.sh everything, as CI runs it (see README)
 
 EXTENSION = pool_monitor
@@ -47,3 +48,10 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 .PHONY: prove
 prove:
 	$(prove_installcheck)
+
+# The TAP suite and pg_regress against PostgreSQL 15 built with
+# --enable-cassert, pool_monitor built with ASan and UBSan (as root; the
+# first run builds that server, see docs/hardening.md).
+.PHONY: sanitize-check
+sanitize-check:
+	bash $(srcdir)/test/sanitize/run.sh $(SANITIZE_TESTS)
