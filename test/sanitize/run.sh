@@ -16,6 +16,11 @@
 #      assertion (TRAP), a memory-context check warning or a process killed
 #      by SIGABRT shows up, even in a process whose test still passed.
 #
+# Settings (environment): PM_CASSERT_PREFIX, PM_SANITIZE_DIR (the copy,
+# default /tmp/pool_monitor-sanitize), PM_SANITIZE_FLAGS (the -fsanitize
+# flags), PM_SANITIZE_WERROR (empty to build without -Werror, e.g. for a
+# scratch build with a deliberate bug), PM_ASAN_OPTIONS (appended).
+#
 # The server itself is not instrumented: ASan checks pool_monitor's own
 # loads and stores (stack, globals, malloc), not palloc chunks or shared
 # memory; cassert's memory-context checks cover palloc (see
@@ -26,7 +31,7 @@ cd "$(dirname "$0")/../.."
 
 prefix=${PM_CASSERT_PREFIX:-/opt/pool_monitor-pg15-cassert}
 work=${PM_SANITIZE_DIR:-/tmp/pool_monitor-sanitize}
-sanitize=${PM_SANITIZE_FLAGS:--fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer}
+sanitize=${PM_SANITIZE_FLAGS:--fsanitize=address,undefined -fno-sanitize=object-size -fno-sanitize-recover=all -fno-omit-frame-pointer}
 tests=${*:-test/t/*.pl}
 start=$SECONDS
 
