@@ -5,6 +5,7 @@
 #   make installcheck    pg_regress against a temporary instance
 #   make prove           the TAP suite (test/t/*.pl)
 #   make sanitize-check  pg_regress and TAP under cassert, ASan and UBSan (root)
+#   make sanitize-selftest  prove that sanitize-check catches injected bugs
 #   bash test/run-all.sh everything, as CI runs it (see README)
 
 EXTENSION = pool_monitor
@@ -55,3 +56,8 @@ prove:
 .PHONY: sanitize-check
 sanitize-check:
 	bash $(srcdir)/test/sanitize/run.sh $(SANITIZE_TESTS)
+
+# Inject one bug of each kind into scratch copies; sanitize-check must fail.
+.PHONY: sanitize-selftest
+sanitize-selftest:
+	bash $(srcdir)/test/sanitize/self-test.sh

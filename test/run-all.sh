@@ -11,7 +11,8 @@
 #      --enable-cassert, pool_monitor built with ASan and UBSan
 #      (test/sanitize/run.sh; the first run builds that server into
 #      /opt/pool_monitor-pg15-cassert, about 5-7 minutes; later runs reuse
-#      it).  PM_SANITIZE=0 skips this step for a quicker local run.
+#      it), then test/sanitize/self-test.sh, which proves that run catches
+#      injected bugs.  PM_SANITIZE=0 skips this step for a quicker local run.
 # Exits non-zero on any failure; ends with prove's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,4 +44,5 @@ as_postgres make -s PG_CONFIG="$PG_BIN/pg_config" prove
 if [ "${PM_SANITIZE:-1}" != 0 ]; then
     echo "== assertions and sanitizers"
     bash test/sanitize/run.sh
+    bash test/sanitize/self-test.sh
 fi

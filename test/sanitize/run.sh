@@ -35,6 +35,11 @@ sanitize=${PM_SANITIZE_FLAGS:--fsanitize=address,undefined -fno-sanitize=object-
 tests=${*:-test/t/*.pl}
 start=$SECONDS
 
+# One run at a time on a machine: runs share the prefix and its installed
+# pool_monitor.so.
+exec 8>/tmp/pool_monitor-sanitize.lock
+flock 8
+
 # The postgres user, IPC::Run and a compiler come with the usual packages.
 pm_install_packages
 bash test/sanitize/build-pg.sh "$prefix"
