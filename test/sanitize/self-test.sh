@@ -3,11 +3,12 @@
 #
 #   bash test/sanitize/self-test.sh        (or make sanitize-selftest; root)
 #
-# For each kind of bug (a one-byte stack overflow, a one-byte overrun of a
-# palloc'd chunk, undefined behaviour, a false Assert) it injects the bug
-# into a scratch copy of the tree, at the top of pm_get_summary() (which
-# every test reaches through pool_monitor.summary), runs run.sh there on
-# 001_worker.pl, and checks that the run fails with the expected report.
+# For each kind of bug (a one-byte stack overflow through a pointer and by
+# index, a one-byte overrun of a palloc'd chunk, an undefined shift, a false
+# Assert) it injects the bug into a scratch copy of the tree, first thing in
+# pm_get_summary() (which every test reaches through pool_monitor.summary),
+# runs run.sh there on 001_worker.pl, and checks that the run fails with
+# the expected report.
 # Nothing is changed in this tree; the last scratch build stays installed
 # in the cassert prefix until the next run.sh.  Prints TAP; exits non-zero
 # on a miss.  About a minute.
@@ -24,7 +25,7 @@ expect() {
     scratch=$(mktemp -d /tmp/pool_monitor-selftest.XXXXXX)
     tar --exclude=.git -cf - . | tar -xf - -C "$scratch/"
     if ! PM_CODE="$code" perl -0pi -e \
-        's/^(\tpm_require_shared\(\);\n\tif \(get_call_result_type)/\t$ENV{PM_CODE}\n$1/m or exit 1' \
+        's/^(pm_get_summary\(PG_FUNCTION_ARGS\)\n\{\n)/$1\t$ENV{PM_CODE}\n/m or exit 1' \
         "$scratch/src/sql_api.c"; then
         echo "not ok $n - $kind: the injection point in pm_get_summary() is gone"
         failed=1
@@ -43,10 +44,13 @@ expect() {
     fi
 }
 
-echo "1..4"
+echo "1..5"
 expect "one-byte stack overflow" \
-    '{ volatile int pm_n = sizeof(values); ((char *) values)[pm_n] = 1; }' \
+    '{ volatile char pm_buf[16]; volatile char *pm_q = pm_buf; volatile int pm_n = 16; pm_q[pm_n] = 1; }' \
     'AddressSanitizer: stack-buffer-overflow'
+expect "index one past a fixed array" \
+    '{ volatile char pm_buf[16]; volatile int pm_n = 16; pm_buf[pm_n] = 1; }' \
+    'runtime error: index 16 out of bounds'
 expect "one-byte overrun of palloc(10)" \
     '{ volatile int pm_n = 10; char *pm_p = palloc(10); pm_p[pm_n] = 1; pfree(pm_p); }' \
     'detected write past chunk end'
