@@ -5,6 +5,8 @@
 #   make installcheck    pg_regress against a temporary instance
 #   make prove           the TAP suite (test/t/*.pl)
 #   make unit            the cmocka unit tests (test/unit/test_*.c)
+#   make sanitize-check  pg_regress and TAP under cassert, ASan and UBSan (root)
+#   make sanitize-selftest  prove that sanitize-check catches injected bugs
 #   bash test/run-all.sh everything, as CI runs it (see README)
 
 EXTENSION = pool_monitor
@@ -92,3 +94,15 @@ DISTVERSION = $(shell perl -MJSON::PP -0777 -ne 'print decode_json($$_)->{versio
 dist:
 	git archive --format=zip --prefix=$(EXTENSION)-$(DISTVERSION)/ \
 		-o $(EXTENSION)-$(DISTVERSION).zip HEAD
+
+# The TAP suite and pg_regress against PostgreSQL 15 built with
+# --enable-cassert, pool_monitor built with ASan and UBSan (as root; the
+# first run builds that server, see docs/hardening.md).
+.PHONY: sanitize-check
+sanitize-check:
+	bash $(srcdir)/test/sanitize/run.sh $(SANITIZE_TESTS)
+
+# Inject one bug of each kind into scratch copies; sanitize-check must fail.
+.PHONY: sanitize-selftest
+sanitize-selftest:
+	bash $(srcdir)/test/sanitize/self-test.sh

@@ -6,7 +6,13 @@
 #   1. pg_regress (sql/, expected/) on a temporary instance,
 #   2. pgTAP (test/pgtap/*.sql) through pg_prove on a temporary instance,
 #   3. the unit tests of the pure decision code (test/unit),
-#   4. the TAP behaviour suite (test/t/*.pl).
+#   4. pg_regress and the TAP suite against PostgreSQL 15 built with
+#      --enable-cassert, pool_monitor built with ASan and UBSan
+#      (test/sanitize/run.sh; the first run builds that server into
+#      /opt/pool_monitor-pg15-cassert, about 5-7 minutes; later runs reuse
+#      it), after test/sanitize/self-test.sh, which proves that run catches
+#      injected bugs.  PM_SANITIZE=0 skips this step for a quicker local run,
+#   5. the TAP behaviour suite (test/t/*.pl).
 # Exits non-zero on any failure; ends with prove's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,5 +41,12 @@ as_postgres bash test/pgtap/run.sh
 echo "== unit tests"
 as_postgres make -s PG_CONFIG="$PG_BIN/pg_config" WERROR=-Werror unit
 
+if [ "${PM_SANITIZE:-1}" != 0 ]; then
+    echo "== assertions and sanitizers"
+    bash test/sanitize/self-test.sh
+    bash test/sanitize/run.sh
+fi
+
+# last, so that prove's summary of the whole behaviour suite ends the run
 echo "== TAP"
 as_postgres make -s PG_CONFIG="$PG_BIN/pg_config" prove
