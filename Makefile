@@ -29,7 +29,9 @@ OBJS = \
 	src/accounting_sql.o \
 	src/alert_policy.o \
 	src/alerts.o \
-	src/statslog.o
+	src/statslog.o \
+	src/settings_advice.o \
+	src/hardening.o
 
 # The install script is assembled from one file per feature.
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
