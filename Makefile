@@ -22,19 +22,22 @@ OBJS = \
 	src/pool_advice.o \
 	src/policy.o \
 	src/prune_settings.o \
+	src/name_list.o \
 	src/terminate.o \
 	src/termination_api.o \
 	src/accounting.o \
 	src/accounting_sql.o \
 	src/alert_policy.o \
 	src/alerts.o \
-	src/statslog.o
+	src/statslog.o \
+	src/settings_advice.o \
+	src/hardening.o
 
 # The install script is assembled from one file per feature.
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = core_objects privileges termination accounting
+REGRESS = core_objects privileges termination accounting search_path
 REGRESS_OPTS = --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf
 
@@ -45,7 +48,8 @@ PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter $(WERROR)
 
 EXTRA_CLEAN = tmp_check tmp_check_regress results regression.diffs \
-	regression.out $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
+	regression.out $(patsubst %.c,%,$(wildcard test/unit/test_*.c)) \
+	test/fuzz/fuzz_name_list test/fuzz/fuzz_pattern
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -106,3 +110,41 @@ sanitize-check:
 .PHONY: sanitize-selftest
 sanitize-selftest:
 	bash $(srcdir)/test/sanitize/self-test.sh
+
+# Fuzz the exclude lists' parser (src/name_list.c) and the pattern matcher
+# (src/policy.c) with libFuzzer under ASan and UBSan, FUZZ_SECONDS each,
+# starting from test/fuzz/corpus/ (new inputs go to FUZZ_WORK, not the
+# tree).  Needs clang and libclang-rt-14-dev.  See docs/hardening.md.
+FUZZ_TARGETS = name_list pattern
+FUZZ_SECONDS ?= 60
+FUZZ_WORK ?= /tmp/pool_monitor-fuzz
+FUZZ_CC ?= clang
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -Wall -Wno-ignored-attributes \
+	-I$(srcdir)/src -I$(includedir_server)
+
+test/fuzz/fuzz_name_list: test/fuzz/fuzz_name_list.c src/name_list.c src/name_list.h src/policy.h
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_name_list.c src/name_list.c \
+		-L$(pkglibdir) -lpgport
+
+test/fuzz/fuzz_pattern: test/fuzz/fuzz_pattern.c src/policy.c src/policy.h
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_pattern.c src/policy.c \
+		-L$(pkglibdir) -lpgport
+
+.PHONY: fuzz
+fuzz: $(patsubst %,test/fuzz/fuzz_%,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_WORK)/$$t; \
+		echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+		if ./test/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=512 \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_WORK)/$$t- \
+			$(FUZZ_WORK)/$$t $(srcdir)/test/fuzz/corpus/$$t \
+			> $(FUZZ_WORK)/$$t.log 2>&1; then \
+			grep -E '^(stat::number_of_executed_units|Done)' $(FUZZ_WORK)/$$t.log; \
+			echo "fuzz $$t: PASS"; \
+		else \
+			tail -40 $(FUZZ_WORK)/$$t.log; \
+			echo "fuzz $$t: FAIL (crashing input in $(FUZZ_WORK)/$$t-*)"; \
+			exit 1; \
+		fi; \
+	done

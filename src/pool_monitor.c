@@ -66,6 +66,7 @@ define_settings(void)
 							NULL, NULL, NULL);
 
 	pm_define_termination_settings();
+	pm_define_hardening_settings();
 
 	MarkGUCPrefixReserved("pool_monitor");
 }

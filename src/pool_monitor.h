@@ -227,4 +227,9 @@ extern void pm_publish_sample(PmSample *sample, uint64 request);
 /* the background worker (worker.c) */
 extern void pm_register_worker(void);
 
+/* hardening.c */
+extern void pm_define_hardening_settings(void);
+extern void pm_explain_settings(void);
+extern void pm_debug_fail_cycle(void);
+
 #endif							/* POOL_MONITOR_H */

@@ -6,10 +6,11 @@
  *
  * All are PGC_SIGHUP.  The exclude lists are parsed once, in the check
  * hook, into a PmNameList kept as the setting's "extra", so the prune step
- * never parses.  Role and database names are SQL identifiers
- * (SplitIdentifierString: unquoted names are down-cased, quote to keep
- * case or commas).  Application patterns keep their case (SplitGUCList);
- * '*' is their only wildcard.  Refused: bad quoting, empty items, and
+ * never parses.  The parsing itself is name_list.c's, with PostgreSQL's
+ * rules: role and database names are SQL identifiers (as
+ * SplitIdentifierString: unquoted names are down-cased, quote to keep case
+ * or commas); application patterns keep their case (as SplitGUCList), '*'
+ * is their only wildcard.  Refused: bad quoting, empty items, and
  * patterns that no application_name could match (longer than 63 bytes, or
  * with characters other than printable ASCII, which PostgreSQL replaces in
  * application_name).
@@ -22,9 +23,11 @@
 
 #include "nodes/pg_list.h"
 #include "utils/guc.h"
+#include "parser/scansup.h"
 #include "utils/varlena.h"
 
 #include "compat.h"
+#include "name_list.h"
 #include "termination.h"
 
 /* settings; see docs/termination.md */
@@ -45,143 +48,120 @@ static const PmNameList *exclude_roles = NULL;
 static const PmNameList *exclude_databases = NULL;
 static const PmNameList *exclude_applications = NULL;
 
-/* Split a list as the setting's kind wants it; false on a syntax error. */
+/* White space around list items: the SQL scanner's. */
 static bool
-split_list(char *raw, bool patterns, List **items)
+list_is_space(char c)
 {
-	if (patterns)
-		return SplitGUCList(raw, ',', items);
-	return SplitIdentifierString(raw, ',', items);
+	return scanner_isspace(c);
 }
 
+/* Fold a name as SplitIdentifierString does (see name_list.h). */
+static void
+fold_identifier(char *name, bool quoted)
+{
+	if (!quoted)
+	{
+		char	   *down = downcase_truncate_identifier(name, strlen(name), false);
+
+		strcpy(name, down);
+		pfree(down);
+	}
+	truncate_identifier(name, strlen(name), false);
+}
+
+static const PmListRules name_rules = {list_is_space, fold_identifier};
+static const PmListRules pattern_rules = {list_is_space, NULL};
+
+#ifdef USE_ASSERT_CHECKING
 /*
- * Name the first bad item of a list that did not split, for the error
- * detail.  Cuts at every comma, so a quoted item holding a comma may be
- * shown in pieces; the message still points at the right place.
+ * Assert that name_list.c parsed value as varlena.c's own function would:
+ * the same verdict, and on success the same items.
  */
 static void
-report_bad_item(const char *value, bool patterns)
+assert_parsed_as_postgres(const char *value, bool patterns,
+						  const PmNameList *list)
 {
-	char	   *copy = pstrdup(value);
-	char	   *piece = copy;
-	int			position = 1;
-
-	for (;;)
-	{
-		char	   *comma = strchr(piece, ',');
-		char	   *trial;
-		List	   *items = NIL;
-
-		if (comma)
-			*comma = '\0';
-		trial = pstrdup(piece);
-		if (!split_list(trial, patterns, &items) || list_length(items) != 1)
-		{
-			char	   *shown = piece;
-
-			while (*shown == ' ')
-				shown++;
-			if (*shown == '\0')
-				GUC_check_errdetail("List item %d is empty.", position);
-			else
-				GUC_check_errdetail("List item %d, %s, is not a valid %s.",
-									position, shown,
-									patterns ? "pattern" : "name");
-			return;
-		}
-		if (comma == NULL)
-			break;
-		piece = comma + 1;
-		position++;
-	}
-	GUC_check_errdetail("The list has unbalanced double quotes.");
-}
-
-/* Could an application_name ever match this pattern?  Sets the detail. */
-static bool
-pattern_is_valid(const char *pattern, int position)
-{
-	if (strlen(pattern) >= NAMEDATALEN)
-	{
-		GUC_check_errdetail("Pattern %d, \"%s\", is longer than %d bytes, the longest application_name.",
-							position, pattern, NAMEDATALEN - 1);
-		return false;
-	}
-	for (const char *c = pattern; *c; c++)
-	{
-		if (*c < 32 || *c > 126)
-		{
-			GUC_check_errdetail("Pattern %d, \"%s\", contains a character other than printable ASCII, which application_name never holds.",
-								position, pattern);
-			return false;
-		}
-	}
-	return true;
-}
-
-/*
- * Copy the items into one malloc'd block (the GUC machinery frees extras
- * with free()): the PmNameList, its pointers, then the strings.
- */
-static PmNameList *
-build_name_list(List *items)
-{
-	Size		size = offsetof(PmNameList, items) +
-		sizeof(char *) * list_length(items);
-	PmNameList *list;
-	char	   *text;
-	ListCell   *lc;
-
-	foreach(lc, items)
-		size += strlen((char *) lfirst(lc)) + 1;
-	list = malloc(size);
-	if (list == NULL)
-		return NULL;
-	list->nitems = 0;
-	text = (char *) &list->items[list_length(items)];
-	foreach(lc, items)
-	{
-		const char *item = (const char *) lfirst(lc);
-
-		strcpy(text, item);
-		list->items[list->nitems++] = text;
-		text += strlen(item) + 1;
-	}
-	return list;
-}
-
-/* Parse and check a list; on success *extra holds the PmNameList. */
-static bool
-check_list(char **newval, void **extra, bool patterns)
-{
-	char	   *raw = pstrdup(*newval ? *newval : "");
+	char	   *raw = pstrdup(value);
 	List	   *items = NIL;
-	ListCell   *lc;
-	int			position = 1;
+	bool		ok;
 
-	if (!split_list(raw, patterns, &items))
+	ok = patterns ? SplitGUCList(raw, ',', &items) :
+		SplitIdentifierString(raw, ',', &items);
+	Assert(ok == (list != NULL));
+	if (ok && list != NULL)
 	{
-		report_bad_item(*newval, patterns);
-		GUC_check_errhint("Separate items with commas; double-quote an item that holds a comma, a space or a double quote.");
-		return false;
-	}
-	if (patterns)
-	{
-		foreach(lc, items)
-		{
-			if (!pattern_is_valid((const char *) lfirst(lc), position++))
-				return false;
-		}
-	}
-	*extra = build_name_list(items);
-	if (*extra == NULL)
-	{
-		GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
-		GUC_check_errmsg("out of memory");
-		return false;
+		Assert(list_length(items) == list->nitems);
+		for (int i = 0; i < list->nitems; i++)
+			Assert(strcmp(list_nth(items, i), list->items[i]) == 0);
 	}
 	list_free(items);
 	pfree(raw);
+}
+#endif
+
+/* Explain a refused list in the error detail and hint. */
+static void
+report_list_error(const char *value, const PmListError *error, bool patterns,
+				  const PmNameList *list)
+{
+	switch (error->kind)
+	{
+		case PM_LIST_EMPTY_ITEM:
+			GUC_check_errdetail("List item %d is empty.", error->item);
+			break;
+		case PM_LIST_BAD_ITEM:
+			GUC_check_errdetail("List item %d, %.*s, is not a valid %s.",
+								error->item, error->length,
+								value + error->offset,
+								patterns ? "pattern" : "name");
+			break;
+		case PM_LIST_PATTERN_TOO_LONG:
+			GUC_check_errdetail("Pattern %d, \"%s\", is longer than %d bytes, the longest application_name.",
+								error->item, list->items[error->item - 1],
+								NAMEDATALEN - 1);
+			return;
+		case PM_LIST_PATTERN_NOT_ASCII:
+			GUC_check_errdetail("Pattern %d, \"%s\", contains a character other than printable ASCII, which application_name never holds.",
+								error->item, list->items[error->item - 1]);
+			return;
+		case PM_LIST_OUT_OF_MEMORY:
+		case PM_LIST_OK:
+			GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
+			GUC_check_errmsg("out of memory");
+			return;
+	}
+	GUC_check_errhint("Separate items with commas; double-quote an item that holds a comma, a space or a double quote.");
+}
+
+/*
+ * Parse and check a list (name_list.c); on success *extra holds the
+ * PmNameList, one malloc'd block as the GUC machinery wants.
+ */
+static bool
+check_list(char **newval, void **extra, bool patterns)
+{
+	const char *value = *newval ? *newval : "";
+	PmListError error;
+	PmNameList *list;
+
+	list = pm_parse_name_list(value, patterns ? &pattern_rules : &name_rules,
+							  &error);
+#ifdef USE_ASSERT_CHECKING
+	if (error.kind != PM_LIST_OUT_OF_MEMORY)
+		assert_parsed_as_postgres(value, patterns, list);
+#endif
+	if (list == NULL)
+	{
+		report_list_error(value, &error, patterns, NULL);
+		return false;
+	}
+	if (patterns && pm_find_bad_pattern(list, &error))
+	{
+		report_list_error(value, &error, patterns, list);
+		free(list);
+		return false;
+	}
+	*extra = list;
 	return true;
 }
 

@@ -161,6 +161,7 @@ pm_worker_main(Datum main_arg)
 	ereport(LOG,
 			(errmsg("pool_monitor worker started, sampling every %d ms",
 					pm_sample_interval_ms)));
+	pm_explain_settings();
 
 	for (;;)
 	{
@@ -171,6 +172,7 @@ pm_worker_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			pm_explain_settings();
 			/* a new interval counts from the last sample */
 			next_sample = TimestampTzPlusMilliseconds(
 													  pm_shared->latest.sampled_at, pm_sample_interval_ms);
@@ -179,6 +181,7 @@ pm_worker_main(Datum main_arg)
 		if (sample_requested() || ms_until(next_sample) == 0 || pm_prune_due())
 		{
 			oldcontext = MemoryContextSwitchTo(cycle_context);
+			pm_debug_fail_cycle();
 			sample_once(&sample);
 			if (pm_prune_due())
 				pm_prune(&sample);

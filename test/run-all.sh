@@ -5,7 +5,10 @@
 # missing, builds with -Werror, installs, then runs as the postgres user:
 #   1. pg_regress (sql/, expected/) on a temporary instance,
 #   2. pgTAP (test/pgtap/*.sql) through pg_prove on a temporary instance,
-#   3. the unit tests of the pure decision code (test/unit),
+#   3. the unit tests of the pure decision code (test/unit), then
+#      `make fuzz` for 15 s per target (FUZZ_SECONDS to change it;
+#      PM_FUZZ=0 skips it): the exclude lists' parser and the pattern
+#      matcher under libFuzzer with ASan and UBSan,
 #   4. pg_regress and the TAP suite against PostgreSQL 15 built with
 #      --enable-cassert, pool_monitor built with ASan and UBSan
 #      (test/sanitize/run.sh; the first run builds that server into
@@ -40,6 +43,12 @@ as_postgres bash test/pgtap/run.sh
 
 echo "== unit tests"
 as_postgres make -s PG_CONFIG="$PG_BIN/pg_config" WERROR=-Werror unit
+
+if [ "${PM_FUZZ:-1}" != 0 ]; then
+    echo "== fuzzing"
+    as_postgres make -s PG_CONFIG="$PG_BIN/pg_config" fuzz \
+        FUZZ_SECONDS="${FUZZ_SECONDS:-15}" FUZZ_WORK="$work/fuzz-work"
+fi
 
 if [ "${PM_SANITIZE:-1}" != 0 ]; then
     echo "== assertions and sanitizers"

@@ -5,7 +5,7 @@
 PG_BIN=/usr/lib/postgresql/15/bin
 PM_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
   libtap-parser-sourcehandler-pgtap-perl libipc-run-perl build-essential
-  libcmocka-dev prometheus prometheus-postgres-exporter chromium"
+  libcmocka-dev clang libclang-rt-14-dev prometheus prometheus-postgres-exporter chromium"
 
 # Install the Debian packages that are missing, and only those: naming an
 # installed package would upgrade it.

@@ -1,0 +1,67 @@
+# 012_cycle_error.pl: an ERROR inside a worker cycle ends the worker with
+# exit code 1, and the postmaster restarts only the worker, never the
+# whole server; the history and counters in shared memory outlive it.
+# The ERROR comes from the hidden test setting pool_monitor.debug_fail_cycle
+# (see docs/hardening.md).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use PoolMonitorTest;
+
+# cycles run on their own every 100 ms, so the failing one needs no request
+my $node = pm_node('cycle_error', conf => "pool_monitor.sample_interval = '100ms'");
+
+sample_now($node) for 1 .. 3;
+my ($pid, $samples, $history) = split /\|/,
+  $node->safe_psql('postgres',
+	'SELECT worker_pid, samples, (SELECT count(*) FROM pool_monitor.history) FROM pool_monitor.summary');
+ok($samples >= 4, "samples before the failure: $samples");
+
+# the setting is hidden from pg_settings
+is($node->safe_psql('postgres',
+	q{SELECT count(*) FROM pg_settings WHERE name = 'pool_monitor.debug_fail_cycle'}),
+	'0', 'pg_settings does not list the test setting');
+my $postmaster_pid = $node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()');
+
+my $offset = -s $node->logfile;
+$node->safe_psql('postgres', 'ALTER SYSTEM SET pool_monitor.debug_fail_cycle = on');
+$node->reload;
+ok($node->wait_for_log(qr/background worker "pool_monitor" \(PID $pid\) exited with exit code 1/, $offset),
+	'the worker exited with code 1');
+my $log = substr(slurp_file($node->logfile), $offset);
+like($log, qr/ERROR:  pool_monitor cycle failed on purpose\n(?:.*\n)*?.*DETAIL:  pool_monitor\.debug_fail_cycle is on\./,
+	'the log shows the ERROR and its detail');
+unlike($log, qr/terminating any other active server processes/,
+	'no crash-restart of the server');
+unlike($log, qr/server process .* was terminated by signal|all server processes terminated/,
+	'no other process was ended');
+
+# turn it off: the next worker started comes back and stays
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET pool_monitor.debug_fail_cycle');
+$node->reload;
+ok( $node->poll_query_until('postgres', qq{
+		SELECT count(*) = 1 FROM pg_stat_activity
+		 WHERE backend_type = 'pool_monitor' AND pid <> $pid}),
+	'the worker is back with a new pid');
+sample_now($node);
+my ($new_pid, $new_samples, $new_history) = split /\|/,
+  $node->safe_psql('postgres',
+	'SELECT worker_pid, samples, (SELECT count(*) FROM pool_monitor.history) FROM pool_monitor.summary');
+isnt($new_pid, $pid, 'summary shows the new worker');
+cmp_ok($new_samples, '>', $samples, 'the sample counter went on');
+cmp_ok($new_history, '>', $history, 'the history was kept and grew');
+is($node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()'),
+	$postmaster_pid, 'the postmaster never restarted');
+
+# a role without pg_read_all_settings may not even read it
+$node->safe_psql('postgres', 'CREATE ROLE plain LOGIN');
+my ($ret, $out, $err) = $node->psql('postgres',
+	'SHOW pool_monitor.debug_fail_cycle', extra_params => [ '-U', 'plain' ]);
+isnt($ret, 0, 'SHOW fails for a plain role');
+like($err, qr/must be superuser or have privileges of pg_read_all_settings to examine "pool_monitor\.debug_fail_cycle"/,
+	'because the setting is superuser-only');
+
+$node->stop;
+done_testing();
