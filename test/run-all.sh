@@ -22,6 +22,11 @@ cd "$(dirname "$0")/.."
 . test/lib/common.sh
 
 pm_install_packages
+
+# one PostgreSQL installation: keep developers' test/dev-test.sh runs from
+# replacing the library while this suite uses it
+exec 9>/tmp/pool_monitor-install.lock
+flock 9
 pm_build_and_install
 
 work=${PM_TEST_DIR:-/tmp/pool_monitor-test}
