@@ -68,18 +68,10 @@ for my $section ('Pools', 'Pool sizing advice', 'Alerts', 'Terminations')
 like($dom, qr/<td>api &lt;main&gt;<\/td>.*?<td>12<\/td>/s, 'pools table: api <main> holds 12');
 like($dom, qr/<td>worker<\/td>.*?Set Maximum Pool Size to 5:/s, 'advice table rendered');
 
-# the threshold line appears when alert_utilization exists (accounting)
-my $threshold = $node->safe_psql('postgres',
-	"SELECT current_setting('pool_monitor.alert_utilization', true)");
-if ($threshold ne '' && $threshold ne '0')
-{
-	like($dom, qr/<line class="threshold"/, "threshold line at $threshold%");
-}
-else
-{
-	note('pool_monitor.alert_utilization does not exist yet: no threshold line to check');
-	unlike($dom, qr/<line class="threshold"/, 'no threshold line without the setting');
-}
+like($dom, qr/<line class="threshold"/,
+	'the utilization chart draws the alert threshold (alert_utilization, 90%)');
+like($dom, qr/data-series="connections_opened"/,
+	'the chart of connections opened, rejected and terminated is drawn');
 
 my $png = "$dir/report.png";
 my ($sout, $serr) = ('', '');
