@@ -50,9 +50,13 @@ collect_lock_waiters(int32 **pids)
 	{
 		PGPROC	   *proc = &ProcGlobal->allProcs[i];
 		uint32		wait_event_info = *(volatile uint32 *) &proc->wait_event_info;
-		int32		pid = proc->pid;
+		int32		pid;
 
-		if (pid != 0 && (wait_event_info & 0xFF000000) == PG_WAIT_LOCK)
+		/* the pid's cache line only for the few that wait on a lock */
+		if ((wait_event_info & 0xFF000000) != PG_WAIT_LOCK)
+			continue;
+		pid = proc->pid;
+		if (pid != 0)
 			(*pids)[n++] = pid;
 	}
 	if (n > 1)
@@ -187,8 +191,7 @@ pm_count_connection(PmCounts *counts, const PmConnection *conn)
  * Fill one PmConnection from a backend-status entry, as of time "now".
  */
 static void
-read_connection(PmConnection *conn, const PgBackendStatus *be,
-				const int32 *waiters, int nwaiters)
+read_connection(PmConnection *conn, const PgBackendStatus *be)
 {
 	int32		pid = be->st_procpid;
 
@@ -201,10 +204,28 @@ read_connection(PmConnection *conn, const PgBackendStatus *be,
 	conn->state_since = be->st_state_start_timestamp;
 	conn->xact_start = be->st_xact_start_timestamp;
 	conn->state = (uint8) pm_state_from_backend(be->st_state);
-	conn->waiting = (conn->state == PM_STATE_ACTIVE &&
-					 nwaiters > 0 &&
-					 bsearch(&pid, waiters, nwaiters, sizeof(int32),
-							 compare_pids) != NULL);
+}
+
+/*
+ * Mark the active connections that wait on a heavyweight lock.  Walking
+ * the PGPROC array costs a cache miss per process slot, so it is done only
+ * when some connection is active: idle ones cannot be waiting.
+ */
+static void
+mark_lock_waiters(PmSample *sample)
+{
+	int32	   *waiters;
+	int			nwaiters = collect_lock_waiters(&waiters);
+
+	for (int i = 0; nwaiters > 0 && i < sample->nconnections; i++)
+	{
+		PmConnection *conn = &sample->connections[i];
+
+		conn->waiting = (conn->state == PM_STATE_ACTIVE &&
+						 bsearch(&conn->pid, waiters, nwaiters, sizeof(int32),
+								 compare_pids) != NULL);
+	}
+	pfree(waiters);
 }
 
 static void
@@ -231,14 +252,12 @@ void
 pm_take_sample(PmSample *sample)
 {
 	PmSummary  *summary = &sample->summary;
-	int32	   *waiters;
-	int			nwaiters;
 	int			nbackends;
+	bool		any_active = false;
 	TimestampTz now;
 
 	pm_clear_backend_snapshot();
 	nbackends = pgstat_fetch_stat_numbackends();
-	nwaiters = collect_lock_waiters(&waiters);
 	now = GetCurrentTimestamp();
 
 	memset(summary, 0, sizeof(PmSummary));
@@ -265,9 +284,15 @@ pm_take_sample(PmSample *sample)
 			continue;
 		}
 		conn = &sample->connections[sample->nconnections++];
-		read_connection(conn, &local->backendStatus, waiters, nwaiters);
-		pm_count_connection(&summary->counts, conn);
-		track_longest(summary, conn, now);
+		read_connection(conn, &local->backendStatus);
+		any_active |= (conn->state == PM_STATE_ACTIVE);
 	}
-	pfree(waiters);
+
+	if (any_active)
+		mark_lock_waiters(sample);
+	for (int i = 0; i < sample->nconnections; i++)
+	{
+		pm_count_connection(&summary->counts, &sample->connections[i]);
+		track_longest(summary, &sample->connections[i], now);
+	}
 }
