@@ -13,14 +13,9 @@ SELECT p.proname
    AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
  ORDER BY 1;
 
--- SQL: the only unpinned ones are the small IMMUTABLE text helpers of
--- metrics() and report(), both pinned.  Called from them, a helper runs
--- under their pinned search_path (inlined into the caller, or as a call
--- while the caller's SET is in force); a SET clause of its own would stop
--- the inlining and cost a settings save and restore per metric line.
--- Called directly, a helper runs with the caller's rights and path (none
--- is SECURITY DEFINER), so a caller can only mislead himself.  Adding a
--- name here needs the same reasons.
+-- SQL: all pinned too, the small text helpers of metrics() and report()
+-- included (the pin stops their inlining; a scrape calls them a few
+-- hundred times, which costs well under a millisecond).
 SELECT p.proname, p.provolatile, p.prosecdef
   FROM pg_proc p
   JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid

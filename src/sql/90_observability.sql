@@ -10,6 +10,7 @@
 CREATE FUNCTION metrics_label(value text)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT replace(replace(replace(value, E'\\', E'\\\\'), '"', E'\\"'),
                    E'\n', E'\\n')
@@ -20,6 +21,7 @@ CREATE FUNCTION metrics_pool_labels(database name, role name,
                                     application_name text, client_addr inet)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT format('database="%s",role="%s",application="%s",client_addr="%s"',
                   @extschema@.metrics_label(coalesce(database::text, '')),
@@ -32,6 +34,7 @@ $$;
 CREATE FUNCTION metrics_sample(name text, labels text, value numeric)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT name || coalesce('{' || nullif(labels, '') || '}', '') || ' ' ||
            value::text || E'\n'
@@ -43,6 +46,7 @@ $$;
 CREATE FUNCTION metrics_family(name text, kind text, help text, samples text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN coalesce(samples, '') = '' THEN ''
            ELSE format(E'# HELP %s %s\n# TYPE %s %s\n', name, help, name, kind)
@@ -289,6 +293,7 @@ GRANT SELECT ON pool_advice TO pg_monitor;
 CREATE FUNCTION report_escape(value text)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT replace(replace(replace(replace(replace(value,
            '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&#39;')
