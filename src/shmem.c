@@ -192,3 +192,42 @@ pm_reset_statistics(void)
 	pm_accounting_reset();
 	LWLockRelease(pm_shared->lock);
 }
+
+/*
+ * Wake the worker, if one runs.  Callers waiting for it do this on every
+ * turn of their wait: the worker may have restarted meanwhile.
+ */
+void
+pm_wake_worker(void)
+{
+	LWLockAcquire(pm_shared->lock, LW_SHARED);
+	if (pm_shared->worker_latch != NULL)
+		SetLatch(pm_shared->worker_latch);
+	LWLockRelease(pm_shared->lock);
+}
+
+/*
+ * One turn of a wait for the worker on "cv", prepared by the caller: sleep
+ * until the condition variable is signalled, at most 100 ms so the caller
+ * re-checks, or raise an ERROR once "deadline" has passed.  "what" says
+ * what the worker failed to do, e.g. "take a sample".
+ */
+void
+pm_wait_for_worker_step(ConditionVariable *cv, TimestampTz deadline,
+						const char *what)
+{
+	long		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+															deadline);
+
+	if (remaining <= 0)
+	{
+		ConditionVariableCancelSleep();
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pool_monitor worker did not %s within %d ms",
+						what, PM_SAMPLE_NOW_TIMEOUT_MS),
+				 errhint("Check that the pool_monitor background worker is running: SELECT pid FROM pg_stat_activity WHERE backend_type = 'pool_monitor'.")));
+	}
+	(void) ConditionVariableTimedSleep(cv, Min(remaining, 100),
+									   PG_WAIT_EXTENSION);
+}

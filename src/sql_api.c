@@ -352,15 +352,6 @@ pm_get_history(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-static void
-wake_worker(void)
-{
-	LWLockAcquire(pm_shared->lock, LW_SHARED);
-	if (pm_shared->worker_latch != NULL)
-		SetLatch(pm_shared->worker_latch);
-	LWLockRelease(pm_shared->lock);
-}
-
 /*
  * pm_sample_now: ask the worker for a fresh sample, wait until one that
  * began after the request is published, and return its time.
@@ -380,25 +371,9 @@ pm_sample_now(PG_FUNCTION_ARGS)
 	ConditionVariablePrepareToSleep(&pm_shared->sample_cv);
 	while (pg_atomic_read_u64(&pm_shared->sample_served) < request)
 	{
-		long		remaining;
-
-		/* wake it every time round: it may have restarted meanwhile */
-		wake_worker();
-		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
-													deadline);
-		if (remaining <= 0)
-		{
-			ConditionVariableCancelSleep();
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("pool_monitor worker did not take a sample within %d ms",
-							PM_SAMPLE_NOW_TIMEOUT_MS),
-					 errhint("Check that the pool_monitor background worker is running: SELECT pid FROM pg_stat_activity WHERE backend_type = 'pool_monitor'.")));
-		}
-		/* wake at least every 100 ms to re-check worker and deadline */
-		(void) ConditionVariableTimedSleep(&pm_shared->sample_cv,
-										   Min(remaining, 100),
-										   PG_WAIT_EXTENSION);
+		pm_wake_worker();
+		pm_wait_for_worker_step(&pm_shared->sample_cv, deadline,
+								"take a sample");
 	}
 	ConditionVariableCancelSleep();
 

@@ -208,15 +208,6 @@ release_request(int code, Datum arg)
 	ConditionVariableBroadcast(&pm_terminations->cv);
 }
 
-static void
-wake_worker(void)
-{
-	LWLockAcquire(pm_shared->lock, LW_SHARED);
-	if (pm_shared->worker_latch != NULL)
-		SetLatch(pm_shared->worker_latch);
-	LWLockRelease(pm_shared->lock);
-}
-
 /*
  * Take the request when it is free and, once taken, wait until the worker
  * has served it.  Returns the run that served it.  Errors out when the
@@ -232,8 +223,6 @@ request_and_wait(bool dry_run, TimestampTz deadline)
 	ConditionVariablePrepareToSleep(&pm_terminations->cv);
 	for (;;)
 	{
-		long		remaining;
-
 		LWLockAcquire(pm_shared->lock, LW_EXCLUSIVE);
 		if (!held && pm_terminations->request_pid == 0)
 		{
@@ -250,21 +239,9 @@ request_and_wait(bool dry_run, TimestampTz deadline)
 
 		/* wake it every time round: it may have restarted meanwhile */
 		if (held)
-			wake_worker();
-		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
-													deadline);
-		if (remaining <= 0)
-		{
-			ConditionVariableCancelSleep();
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("pool_monitor worker did not run the prune policy within %d ms",
-							PM_SAMPLE_NOW_TIMEOUT_MS),
-					 errhint("Check that the pool_monitor background worker is running: SELECT pid FROM pg_stat_activity WHERE backend_type = 'pool_monitor'.")));
-		}
-		(void) ConditionVariableTimedSleep(&pm_terminations->cv,
-										   Min(remaining, 100),
-										   PG_WAIT_EXTENSION);
+			pm_wake_worker();
+		pm_wait_for_worker_step(&pm_terminations->cv, deadline,
+								"run the prune policy");
 	}
 	ConditionVariableCancelSleep();
 	return run;
