@@ -151,6 +151,16 @@ protection_of(const PmConnection *conn, const PmPolicyFacts *facts,
 	return PM_PROTECT_NONE;
 }
 
+/* The sort item for connection i: the fields the orderings look at. */
+static void
+set_item(PmPolicyItem *item, const PmConnection *conns, int i)
+{
+	item->key = &conns[i].key;
+	item->since = conns[i].state_since;
+	item->pid = conns[i].pid;
+	item->index = i;
+}
+
 /* Longest idle first; ties to the lower pid. */
 static int
 compare_by_idle(const void *a, const void *b)
@@ -206,11 +216,7 @@ apply_floor(const PmConnection *conns, int n, const PmPolicySettings *settings,
 	{
 		if (conns[i].state != PM_STATE_IDLE || conns[i].state_since == 0)
 			continue;
-		items[nitems].key = &conns[i].key;
-		items[nitems].since = conns[i].state_since;
-		items[nitems].pid = conns[i].pid;
-		items[nitems].index = i;
-		nitems++;
+		set_item(&items[nitems++], conns, i);
 	}
 	qsort(items, nitems, sizeof(PmPolicyItem), compare_by_pool);
 
@@ -283,11 +289,7 @@ pm_decide(const PmConnection *conns, const PmPolicyFacts *facts, int n,
 	{
 		if (!verdicts[i].due || facts[i].handled)
 			continue;
-		scratch[ndue].key = &conns[i].key;
-		scratch[ndue].since = conns[i].state_since;
-		scratch[ndue].pid = conns[i].pid;
-		scratch[ndue].index = i;
-		ndue++;
+		set_item(&scratch[ndue++], conns, i);
 	}
 	qsort(scratch, ndue, sizeof(PmPolicyItem), compare_by_idle);
 

@@ -195,7 +195,6 @@ extern void pm_shmem_request(void);
 extern void pm_shmem_startup(void);
 extern void pm_require_shared(void);
 extern void pm_reset_statistics(void);
-extern PmPool *pm_overflow_pool(void);
 extern void pm_wake_worker(void);
 extern void pm_wait_for_worker_step(ConditionVariable *cv, TimestampTz deadline,
 									const char *what);
