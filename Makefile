@@ -15,6 +15,7 @@ MODULE_big = pool_monitor
 OBJS = \
 	src/pool_monitor.o \
 	src/shmem.o \
+	src/status_reader.o \
 	src/sampler.o \
 	src/pool_table.o \
 	src/worker.o \

@@ -44,6 +44,7 @@
 #include "accounting.h"
 #include "compat.h"
 #include "pool_monitor.h"
+#include "status_reader.h"
 
 /*
  * ClientAuthentication_hook as libpq/auth.h declares it.  auth.h pulls in
@@ -249,11 +250,15 @@ startup_xact_callback(XactEvent event, void *arg)
 	count_session_open();
 }
 
-/* before_shmem_exit callback: count an established session's end. */
+/*
+ * before_shmem_exit callback: leave the sampler's registry and count an
+ * established session's end.
+ */
 static void
 session_exit_callback(int code, Datum arg)
 {
 	awaiting_startup_commit = false;
+	pm_registry_leave();
 	if (!session_counted || pm_accounting == NULL)
 		return;
 	session_counted = false;
@@ -263,7 +268,8 @@ session_exit_callback(int code, Datum arg)
 
 /*
  * ClientAuthentication_hook: chain first (an earlier hook may refuse), then
- * arrange for the session to be counted once it is established.
+ * enter the sampler's registry (status_reader.c) and arrange for the
+ * session to be counted once it is established.
  * Walsenders are not client sessions for pool_monitor, as in the sampler.
  */
 static void
@@ -274,6 +280,7 @@ client_authentication(struct Port *port, int status)
 
 	if (status != STATUS_OK || pm_accounting == NULL || am_walsender)
 		return;
+	pm_registry_enter();
 	awaiting_startup_commit = true;
 	RegisterXactCallback(startup_xact_callback, NULL);
 	before_shmem_exit(session_exit_callback, (Datum) 0);

@@ -29,21 +29,67 @@
 #endif
 
 /*
- * The backend-status snapshot: one copy per transaction (or, in a worker
- * outside transactions, until cleared).  14 split the activity snapshot off
- * the statistics snapshot; 16 renamed the by-index accessor.
+ * The number of slots in the shared backend-status array, as core sizes it
+ * (NumBackendStatSlots, private to core): one per PGPROC of a real
+ * process.  17 numbered auxiliary processes with the others and replaced
+ * NUM_AUXPROCTYPES by NUM_AUXILIARY_PROCS.
  */
-#if PG_VERSION_NUM >= 160000
-#define pm_local_beentry(idx)	pgstat_get_local_beentry_by_index(idx)
+#if PG_VERSION_NUM >= 170000
+#include "storage/proc.h"
+#define PM_BACKEND_STATUS_SLOTS (MaxBackends + NUM_AUXILIARY_PROCS)
 #else
-#define pm_local_beentry(idx)	pgstat_fetch_stat_local_beentry(idx)
+#include "miscadmin.h"
+#define PM_BACKEND_STATUS_SLOTS (MaxBackends + NUM_AUXPROCTYPES)
 #endif
 
-#if PG_VERSION_NUM >= 140000
-#define pm_clear_backend_snapshot()	pgstat_clear_backend_activity_snapshot()
+/*
+ * This backend's own slot in that array: its backend id, 1-based, up to
+ * 16; its PGPROC number, 0-based, from 17 on.
+ */
+#if PG_VERSION_NUM >= 170000
+#include "storage/procnumber.h"
+#define PM_MY_STATUS_SLOT() ((int) MyProcNumber)
 #else
-#define pm_clear_backend_snapshot()	pgstat_clear_snapshot()
+#include "storage/backendid.h"
+#define PM_MY_STATUS_SLOT() ((int) MyBackendId - 1)
 #endif
+
+/*
+ * The same number of slots, at a time when shared memory is sized: from
+ * 15 on in shmem_request_hook, when MaxBackends is known; on 13 and 14 in
+ * _PG_init, before it is, so computed as InitializeMaxBackends() does.
+ */
+#if PG_VERSION_NUM >= 150000
+static inline int
+pm_status_slots_for_sizing(void)
+{
+	return PM_BACKEND_STATUS_SLOTS;
+}
+#else
+#include "postmaster/autovacuum.h"
+#include "replication/walsender.h"
+
+static inline int
+pm_status_slots_for_sizing(void)
+{
+	return MaxConnections + autovacuum_max_workers + 1 +
+		max_worker_processes + max_wal_senders + NUM_AUXPROCTYPES;
+}
+#endif
+
+/*
+ * A hint to start loading memory the code will soon read: the sampler
+ * walks arrays with one cache line per slot, cold between samples.  Not a
+ * PostgreSQL difference but a compiler one; a no-op where unknown.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define pm_prefetch(addr) __builtin_prefetch((const void *) (addr))
+#else
+#define pm_prefetch(addr) ((void) 0)
+#endif
+
+/* How many slots ahead the array walks prefetch. */
+#define PM_PREFETCH_DISTANCE 8
 
 /*
  * Connection slots reserved for superusers: superuser_reserved_connections,

@@ -2,7 +2,8 @@
  *
  * hardening.c
  *		The worker's explanations of contradictory settings, and the test
- *		facility that makes a cycle fail on demand.
+ *		facilities that make a cycle fail, or the registry miss sessions,
+ *		on demand.
  *
  * pm_explain_settings() logs one WARNING per contradiction that
  * settings_advice.c finds; the worker calls it when it starts and after
@@ -14,6 +15,12 @@
  * postmaster restarts only the worker (test/t/012_cycle_error.pl).  It
  * exists because the worker, connected to no database and reading only
  * shared memory, has no natural way to fail that a test could provoke.
+ *
+ * pool_monitor.debug_skip_registry (likewise hidden) keeps new sessions out
+ * of the sampler's registry, as another library's ClientAuthentication_hook
+ * that does not chain to ours would, so that a test can prove the
+ * sampler's audit notices and reads every slot from then on
+ * (test/t/014_registry_audit.pl).
  *
  *-------------------------------------------------------------------------
  */
@@ -28,6 +35,7 @@
 #include "termination.h"
 
 static bool debug_fail_cycle = false;
+bool		pm_debug_skip_registry = false;
 
 /* Define the hidden test setting.  Called from _PG_init. */
 void
@@ -36,6 +44,12 @@ pm_define_hardening_settings(void)
 	DefineCustomBoolVariable("pool_monitor.debug_fail_cycle",
 							 "Make every worker cycle raise an ERROR (a test facility).",
 							 NULL, &debug_fail_cycle, false,
+							 PGC_SIGHUP,
+							 GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_SUPERUSER_ONLY,
+							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("pool_monitor.debug_skip_registry",
+							 "Keep new sessions out of the sampler's registry (a test facility).",
+							 NULL, &pm_debug_skip_registry, false,
 							 PGC_SIGHUP,
 							 GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_SUPERUSER_ONLY,
 							 NULL, NULL, NULL);

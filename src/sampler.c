@@ -4,11 +4,12 @@
  *		Reading every client backend from PostgreSQL's backend-status array
  *		into one PmSample: per-connection rows and the server-wide summary.
  *
- * The sampler only reads.  It runs in the worker outside any transaction,
- * so it must throw the backend-status snapshot away before each sample:
- * otherwise the first snapshot stays cached forever.  Lock waits are not
- * in the backend-status array; they are read from the PGPROC array in one
- * pass, without locks, as pg_stat_activity reads them.
+ * The sampler only reads: through status_reader.c, a consistent copy of
+ * each client backend's entry, found through pool_monitor's registry of
+ * live slots.  Lock waits are not in the backend-status array; they are
+ * read without locks from the session's PGPROC, as pg_stat_activity reads
+ * them.  Every PM_REGISTRY_AUDIT_EVERY-th sample reads every slot instead
+ * and checks that the registry missed no session.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,6 +26,7 @@
 #include "accounting.h"
 #include "compat.h"
 #include "pool_monitor.h"
+#include "status_reader.h"
 
 static int
 compare_pids(const void *a, const void *b)
@@ -49,8 +51,12 @@ collect_lock_waiters(int32 **pids)
 	for (uint32 i = 0; i < nprocs; i++)
 	{
 		PGPROC	   *proc = &ProcGlobal->allProcs[i];
-		uint32		wait_event_info = *(volatile uint32 *) &proc->wait_event_info;
+		uint32		wait_event_info;
 		int32		pid;
+
+		if (i + PM_PREFETCH_DISTANCE < nprocs)
+			pm_prefetch(&ProcGlobal->allProcs[i + PM_PREFETCH_DISTANCE].wait_event_info);
+		wait_event_info = *(volatile uint32 *) &proc->wait_event_info;
 
 		/* the pid's cache line only for the few that wait on a lock */
 		if ((wait_event_info & 0xFF000000) != PG_WAIT_LOCK)
@@ -188,28 +194,26 @@ pm_count_connection(PmCounts *counts, const PmConnection *conn)
 }
 
 /*
- * Fill one PmConnection from a backend-status entry, as of time "now".
+ * Fill one PmConnection from a client backend's status.
  */
 static void
-read_connection(PmConnection *conn, const PgBackendStatus *be)
+read_connection(PmConnection *conn, const PmStatusEntry *be)
 {
-	int32		pid = be->st_procpid;
-
 	memset(conn, 0, sizeof(PmConnection));
-	conn->pid = pid;
+	conn->pid = be->pid;
 	conn->pool = -1;
-	pm_make_pool_key(&conn->key, be->st_databaseid, be->st_userid,
-					 &be->st_clientaddr, be->st_appname);
-	conn->backend_start = be->st_proc_start_timestamp;
-	conn->state_since = be->st_state_start_timestamp;
-	conn->xact_start = be->st_xact_start_timestamp;
-	conn->state = (uint8) pm_state_from_backend(be->st_state);
+	pm_make_pool_key(&conn->key, be->dbid, be->roleid, &be->clientaddr,
+					 be->appname);
+	conn->backend_start = be->backend_start;
+	conn->state_since = be->state_since;
+	conn->xact_start = be->xact_start;
+	conn->state = (uint8) pm_state_from_backend(be->backend_state);
 }
 
 /*
- * Mark the active connections that wait on a heavyweight lock.  Walking
- * the PGPROC array costs a cache miss per process slot, so it is done only
- * when some connection is active: idle ones cannot be waiting.
+ * Mark the active connections that wait on a heavyweight lock by walking
+ * every PGPROC: a cache miss per process slot, so only for active
+ * sessions the registry does not hold (it points at each one's PGPROC).
  */
 static void
 mark_lock_waiters(PmSample *sample)
@@ -244,6 +248,24 @@ track_longest(PmSummary *summary, const PmConnection *conn, TimestampTz now)
 }
 
 /*
+ * The slots to read this sample, into slots[] (room for every slot):
+ * those the registry holds, or every slot when this sample audits the
+ * registry or the registry is off.  Returns how many.
+ */
+static int
+slots_to_read(int *slots, int nslots, bool *audit)
+{
+	static uint64 samples_taken = 0;
+
+	*audit = (samples_taken++ % PM_REGISTRY_AUDIT_EVERY) == 0;
+	if (pm_registry_trusted() && !*audit)
+		return pm_registry_slots(slots);
+	for (int i = 0; i < nslots; i++)
+		slots[i] = i;
+	return nslots;
+}
+
+/*
  * Take one sample of every client backend into *sample, whose connections
  * array must hold pm_connection_capacity entries.  Allocates in the current
  * memory context, which the caller resets between samples.
@@ -252,12 +274,16 @@ void
 pm_take_sample(PmSample *sample)
 {
 	PmSummary  *summary = &sample->summary;
-	int			nbackends;
-	bool		any_active = false;
+	int			nslots = pm_status_slots();
+	int		   *slots = palloc(sizeof(int) * nslots);
+	int			nread;
+	bool		audit;
+	bool		walk_procs = false;
 	TimestampTz now;
 
-	pm_clear_backend_snapshot();
-	nbackends = pgstat_fetch_stat_numbackends();
+	nread = slots_to_read(slots, nslots, &audit);
+	if (audit)
+		pm_registry_audit_begin();
 	now = GetCurrentTimestamp();
 
 	memset(summary, 0, sizeof(PmSummary));
@@ -268,14 +294,19 @@ pm_take_sample(PmSample *sample)
 	sample->nconnections = 0;
 	sample->dropped = 0;
 
-	for (int i = 1; i <= nbackends; i++)
+	for (int k = 0; k < nread; k++)
 	{
-		LocalPgBackendStatus *local = pm_local_beentry(i);
+		PmStatusEntry entry;
 		PmConnection *conn;
+		bool		registered;
 
-		if (local == NULL || local->backendStatus.st_procpid <= 0 ||
-			local->backendStatus.st_backendType != B_BACKEND)
+		if (k + PM_PREFETCH_DISTANCE < nread)
+			pm_status_prefetch(slots[k + PM_PREFETCH_DISTANCE]);
+		if (!pm_read_client_backend(slots[k], &entry))
 			continue;
+		registered = pm_registry_trusted() && pm_registry_has(entry.slot);
+		if (audit && !registered)
+			pm_registry_audit_note(&entry);
 		if (sample->nconnections >= pm_connection_capacity)
 		{
 			/* cannot happen while slots match max_connections; never overrun */
@@ -284,15 +315,24 @@ pm_take_sample(PmSample *sample)
 			continue;
 		}
 		conn = &sample->connections[sample->nconnections++];
-		read_connection(conn, &local->backendStatus);
-		any_active |= (conn->state == PM_STATE_ACTIVE);
+		read_connection(conn, &entry);
+		/* only an active session can wait on a lock */
+		if (conn->state != PM_STATE_ACTIVE)
+			continue;
+		if (registered)
+			conn->waiting = pm_registry_waits_on_lock(entry.slot, entry.pid);
+		else
+			walk_procs = true;
 	}
+	if (audit)
+		pm_registry_audit_end();
 
-	if (any_active)
+	if (walk_procs)
 		mark_lock_waiters(sample);
 	for (int i = 0; i < sample->nconnections; i++)
 	{
 		pm_count_connection(&summary->counts, &sample->connections[i]);
 		track_longest(summary, &sample->connections[i], now);
 	}
+	pfree(slots);
 }

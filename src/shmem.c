@@ -21,6 +21,7 @@
 #include "accounting.h"
 #include "compat.h"
 #include "pool_monitor.h"
+#include "status_reader.h"
 #include "termination.h"
 
 PmShared   *pm_shared = NULL;
@@ -65,6 +66,7 @@ pm_shmem_request(void)
 	size = add_size(size, MAXALIGN(pools_size()));
 	size = add_size(size, MAXALIGN(history_size()));
 	size = add_size(size, pm_terminations_shmem_size());
+	size = add_size(size, pm_registry_shmem_size());
 	RequestAddinShmemSpace(size);
 	RequestNamedLWLockTranche("pool_monitor", 1);
 }
@@ -108,6 +110,7 @@ pm_shmem_startup(void)
 	if (!found)
 		init_shared();
 	pm_terminations_shmem_startup();
+	pm_registry_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -50,6 +50,7 @@
 
 #include "accounting.h"
 #include "compat.h"
+#include "status_reader.h"
 #include "termination.h"
 
 /* when the last run began; the worker's start before the first */
@@ -187,24 +188,12 @@ resolve_facts(const PmSample *sample, PmPolicyFacts *facts, MemoryContext cxt)
 static bool
 still_same_session(const PmConnection *conn)
 {
-	int			nbackends;
+	PmStatusEntry be;
 
-	pm_clear_backend_snapshot();
-	nbackends = pgstat_fetch_stat_numbackends();
-	for (int i = 1; i <= nbackends; i++)
-	{
-		LocalPgBackendStatus *local = pm_local_beentry(i);
-		PgBackendStatus *be;
-
-		if (local == NULL || local->backendStatus.st_procpid != conn->pid)
-			continue;
-		be = &local->backendStatus;
-		return be->st_backendType == B_BACKEND &&
-			be->st_proc_start_timestamp == conn->backend_start &&
-			pm_state_from_backend(be->st_state) == (PmState) conn->state &&
-			be->st_state_start_timestamp == conn->state_since;
-	}
-	return false;
+	return pm_find_client_backend(conn->pid, &be) &&
+		be.backend_start == conn->backend_start &&
+		pm_state_from_backend(be.backend_state) == (PmState) conn->state &&
+		be.state_since == conn->state_since;
 }
 
 /*
