@@ -6,7 +6,8 @@
 # `make bench`; it runs as the postgres user.
 #
 #   bench.pl [--seconds 30] [--pairs 2] [--out docs/benchmarks.md]
-#            [--sections 1,2,3,4,5]
+#            [--churn-pairs 30] [--churn-seconds 2]
+#            [--side-runs 15] [--side-seconds 5] [--sections 1,2,3,4,5]
 use strict;
 use warnings;
 
@@ -18,8 +19,10 @@ use PostgreSQL::Test::Utils;
 use PoolMonitorBench;
 
 my %opt = (seconds => 30, pairs => 2, out => 'docs/benchmarks.md',
-	sections => '1,2,3,4,5');
-GetOptions(\%opt, 'seconds=i', 'pairs=i', 'out=s', 'sections=s')
+	'churn-pairs' => 30, 'churn-seconds' => 2, 'side-runs' => 15,
+	'side-seconds' => 5, sections => '1,2,3,4,5');
+GetOptions(\%opt, 'seconds=i', 'pairs=i', 'out=s', 'sections=s',
+	'churn-pairs=i', 'churn-seconds=i', 'side-runs=i', 'side-seconds=i')
   or die "bad options\n";
 my %run = map { $_ => 1 } split /,/, $opt{sections};
 my $secs = $opt{seconds};
@@ -28,6 +31,25 @@ my @md;
 sub say_md { push @md, @_; print "$_\n" for @_; }
 sub median { my @s = sort { $a <=> $b } @_; return $s[ int($#s / 2) ]; }
 sub fmt { my ($f, $v) = @_; return defined $v ? sprintf($f, $v) : 'n/a'; }
+
+sub quartiles
+{
+	my @s = sort { $a <=> $b } @{ $_[0] };
+	return (median(@s), percentile(\@s, 25), percentile(\@s, 75));
+}
+
+my ($with, $without);
+
+# One pair of runs of the same workload: with first in odd pairs, without
+# first in even ones.  Returns (with, without).
+sub alternated
+{
+	my ($pair, %args) = @_;
+	$args{builtin} = 'select-only';
+	return $pair % 2
+	  ? (run_pgbench($with, %args), run_pgbench($without, %args))
+	  : reverse(run_pgbench($without, %args), run_pgbench($with, %args));
+}
 
 my $cores = `nproc`; chomp $cores;
 my ($mem_kb) = `grep MemTotal /proc/meminfo` =~ /(\d+)/;
@@ -39,9 +61,9 @@ say_md('# pool_monitor benchmarks', '',
 	'"with" preloads pool_monitor with the seed\'s settings (idle_lifetime 300 s,',
 	'min_idle_per_pool 5, prune_interval 10 s, sample_interval 1 s); "without" does not.', '');
 
-my $with = bench_cluster('with', pool_monitor => 1, scale => 10,
+$with = bench_cluster('with', pool_monitor => 1, scale => 10,
 	conf => $PoolMonitorBench::SEED_SETTINGS);
-my $without = bench_cluster('without', scale => 10);
+$without = bench_cluster('without', scale => 10);
 
 if ($run{1})
 {
@@ -60,52 +82,103 @@ if ($run{1})
 
 if ($run{2})
 {
-	# 2. overhead, alternated A B B A
-	say_md('', '## 2. Overhead: with / without, alternated (A B, then B A)', '',
-		'Churn reconnects for every transaction (pgbench -C, 20 clients), so the',
-		'connection hooks run on every transaction.', '',
-		'| pair | workload | tps with | tps without | ratio |', '|---|---|---|---|---|');
-	my %ratios;
+	# 2a. overhead, alternated: with / without, A B, then B A
+	say_md('', '## 2. Overhead: with / without', '',
+		'### 2a. Alternated (A B, then B A)', '',
+		"Select-only, 100 clients, $secs s per run:", '',
+		'| pair | tps with | tps without | ratio |', '|---|---|---|---|');
+	my @select;
 	for my $pair (1 .. $opt{pairs})
 	{
-		for my $w (['select-only', 100, 0], ['churn', 20, 1])
+		my ($a, $b) = alternated($pair, clients => 100, seconds => $secs);
+		push @select, $a->{tps} / $b->{tps};
+		say_md(sprintf('| %d | %.0f | %.0f | %.3f |', $pair, $a->{tps}, $b->{tps}, $select[-1]));
+	}
+	my $cs = $opt{'churn-seconds'};
+	my @churn;
+	for my $pair (1 .. $opt{'churn-pairs'})
+	{
+		my ($a, $b) = alternated($pair, clients => 1, jobs => 1,
+			seconds => $cs, connect => 1);
+		push @churn, $a->{tps} / $b->{tps};
+	}
+	say_md('', "Connection churn (pgbench -C: every transaction opens and closes a",
+		"connection, so the hooks run for each), 1 client, $opt{'churn-pairs'} pairs of $cs s;",
+		'the ratios of both workloads\' pairs:', '',
+		'| workload | median ratio | 25th percentile | 75th percentile |', '|---|---|---|---|',
+		sprintf('| select-only | %.3f | %.3f | %.3f |', quartiles(\@select)),
+		sprintf('| churn | %.3f | %.3f | %.3f |', quartiles(\@churn)), '',
+		'On a small virtual machine one run differs from the next by up to 10%,',
+		'whatever is loaded, so alternated pairs cannot resolve a 2% difference.');
+
+	# 2b. side by side: the same workload on both clusters at the same moment
+	my $rs = $opt{'side-seconds'};
+	my %side;
+	for my $w (['select-only', 100, 4, 0], ['churn', 1, 1, 1])
+	{
+		my ($name, $clients, $jobs, $connect) = @$w;
+		for (1 .. $opt{'side-runs'})
 		{
-			my ($name, $clients, $connect) = @$w;
-			my %args = (builtin => 'select-only', clients => $clients,
-				seconds => $secs, connect => $connect);
-			# odd pairs run with first, even pairs without first
-			my ($a, $b);
-			if ($pair % 2)
-			{
-				$a = run_pgbench($with, %args);
-				$b = run_pgbench($without, %args);
-			}
-			else
-			{
-				$b = run_pgbench($without, %args);
-				$a = run_pgbench($with, %args);
-			}
-			my $ratio = $a->{tps} / $b->{tps};
-			push @{ $ratios{$name} }, $ratio;
-			say_md(sprintf('| %d | %s | %.0f | %.0f | %.3f |', $pair, $name,
-				$a->{tps}, $b->{tps}, $ratio));
+			my ($a, $b) = run_pgbench_together([ $with, $without ], builtin => 'select-only',
+				clients => $clients, jobs => $jobs, seconds => $rs, connect => $connect);
+			push @{ $side{$name} }, $a->{tps} / $b->{tps};
 		}
 	}
-	say_md('', sprintf('Median ratio: select-only %.3f (goal >= 0.99), churn %.3f (goal >= 0.98).',
-		median(@{ $ratios{'select-only'} }), median(@{ $ratios{churn} })));
+	# the method's own noise: two clusters with pool_monitor, side by side
+	my $with2 = bench_cluster('with2', pool_monitor => 1, scale => 10,
+		conf => $PoolMonitorBench::SEED_SETTINGS);
+	for (1 .. $opt{'side-runs'})
+	{
+		my ($a, $b) = run_pgbench_together([ $with, $with2 ], builtin => 'select-only',
+			clients => 1, jobs => 1, seconds => $rs, connect => 1);
+		push @{ $side{control} }, $a->{tps} / $b->{tps};
+	}
+	$with2->stop;
+	say_md('', '### 2b. Side by side', '',
+		'Both clusters driven by identical pgbench runs at the same moment, so',
+		'that both meet whatever the machine does meanwhile; the ratio of each',
+		"simultaneous pair, $opt{'side-runs'} runs of $rs s.  The control runs the churn",
+		'workload on two clusters that both preload pool_monitor: what the method',
+		'itself can tell apart.', '',
+		'| workload | tps ratio, median | 25th percentile | 75th percentile |', '|---|---|---|---|',
+		sprintf('| select-only, 100 clients each | %.3f | %.3f | %.3f |', quartiles($side{'select-only'})),
+		sprintf('| churn, 1 client each | %.3f | %.3f | %.3f |', quartiles($side{churn})),
+		sprintf('| control: churn, with / with | %.3f | %.3f | %.3f |', quartiles($side{control})));
+
+	# 2c. what the hooks cost, counted
+	my @iw = instructions_per_connection(pool_monitor => 1);
+	my @io = instructions_per_connection(pool_monitor => 0);
+	say_md('', '### 2c. Instructions per connection (callgrind)', '',
+		'A server under valgrind --tool=callgrind; 15 sessions each connect, run',
+		'SELECT 1 and leave; the instructions each backend executes from its start',
+		'to its exit, median over the 15.  Deterministic, so it resolves what',
+		'throughput cannot.', '',
+		'| | instructions per connection (median) | min | max |', '|---|---|---|---|',
+		sprintf('| with | %d | %d | %d |', @iw),
+		sprintf('| without | %d | %d | %d |', @io), '',
+		sprintf('pool_monitor adds %d instructions per connection: %.3f%%.',
+			$iw[0] - $io[0], ($iw[0] - $io[0]) * 100 / $io[0]));
+
+	say_md('', sprintf('Side by side, the median ratio is %.3f select-only (goal >= 0.99) and %.3f churn (goal >= 0.98).',
+		median(@{ $side{'select-only'} }), median(@{ $side{churn} })));
 }
 
 if ($run{3})
 {
-	# 3. the views under load
+	# 3. the views under load, and SELECT 1 from the same readers as the floor
 	my $tmp = PostgreSQL::Test::Utils::tempdir;
+	my %queries = (summary => 'SELECT * FROM pool_monitor.summary',
+		pools => 'SELECT * FROM pool_monitor.pools',
+		connections => 'SELECT * FROM pool_monitor.connections',
+		'SELECT 1 (the floor)' => 'SELECT 1');
+	my @names = ('summary', 'pools', 'connections', 'SELECT 1 (the floor)');
 	my @files;
-	for my $view (qw(summary pools connections))
+	for my $i (0 .. $#names)
 	{
-		open my $fh, '>', "$tmp/$view.sql" or die $!;
-		print $fh "SELECT * FROM pool_monitor.$view;\n";
+		open my $fh, '>', "$tmp/q$i.sql" or die $!;
+		print $fh "$queries{$names[$i]};\n";
 		close $fh;
-		push @files, "$tmp/$view.sql";
+		push @files, "$tmp/q$i.sql";
 	}
 	my $load = IPC::Run::start(
 		[ 'pgbench', '-n', '-c', 100, '-j', 4, '-T', $secs + 2, '-S',
@@ -115,12 +188,14 @@ if ($run{3})
 		seconds => $secs);
 	$load->finish;
 	say_md('', '## 3. The views under load (3 readers while 100 clients run select-only)', '',
-		'| view | p50 ms | p99 ms | queries |', '|---|---|---|---|');
-	my $i = 0;
-	for my $view (qw(summary pools connections))
+		'The readers also run SELECT 1, which costs the server next to nothing: its',
+		'latency is the floor that waiting for one of 2 cores among 100 busy',
+		'backends sets, whatever the query.', '',
+		'| query | p50 ms | p99 ms | queries |', '|---|---|---|---|');
+	for my $i (0 .. $#names)
 	{
-		my $l = $views->{by_script}{$i++} // [];
-		say_md(sprintf('| %s | %s | %s | %d |', $view, fmt('%.3f', percentile($l, 50)),
+		my $l = $views->{by_script}{$i} // [];
+		say_md(sprintf('| %s | %s | %s | %d |', $names[$i], fmt('%.3f', percentile($l, 50)),
 			fmt('%.3f', percentile($l, 99)), scalar @$l));
 	}
 	say_md('', 'Goal: p99 under 5 ms.');

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/lib/common.sh
-pm_install_packages
+pm_install_packages valgrind
 pm_build_and_install
 work=/tmp/pool_monitor-bench
 pm_copy_tree_for_postgres "$work"

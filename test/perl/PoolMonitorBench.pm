@@ -8,14 +8,15 @@ use strict;
 use warnings;
 
 use File::Temp qw(tempdir);
+use POSIX ();
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(time);
 
 use Exporter 'import';
-our @EXPORT = qw(bench_cluster run_pgbench hold_idle_sessions release_held
-  sampler_cost percentile rescue_story);
+our @EXPORT = qw(bench_cluster run_pgbench run_pgbench_together hold_idle_sessions release_held
+  sampler_cost percentile rescue_story instructions_per_connection);
 
 # The seed's server-side settings: prune what clients will not, keep a
 # warm floor of five per pool, as Npgsql's Minimum Pool Size=5 does.
@@ -70,24 +71,68 @@ sub percentile
 	return $sorted->[$i];
 }
 
+# CPU seconds of the server: the postmaster's own and those of its children
+# that have exited (which the kernel adds to it when they are reaped).
+sub server_cpu_seconds
+{
+	my ($node) = @_;
+	open my $pidfile, '<', $node->data_dir . '/postmaster.pid' or die $!;
+	my $pid = <$pidfile>;
+	chomp $pid;
+	open my $stat, '<', "/proc/$pid/stat" or die "no /proc/$pid/stat: $!";
+	my $line = <$stat>;
+	# fields after the parenthesised command: utime stime cutime cstime are
+	# the 12th to 15th of them
+	my @f = split ' ', substr($line, rindex($line, ')') + 2);
+	return ($f[11] + $f[12] + $f[13] + $f[14]) / POSIX::sysconf(POSIX::_SC_CLK_TCK());
+}
+
 # Run pgbench and return its figures: tps, latency percentiles in ms (from
-# the per-transaction log), failed transactions, connection time in ms.
+# the per-transaction log), failed transactions, connection time in ms, and
+# the server's CPU time per transaction in us.
 #   builtin => 'select-only' | 'tpcb-like'   or   files => [script, ...]
 #   clients, seconds, connect (reconnect for every transaction, -C)
 sub run_pgbench
 {
 	my ($node, %o) = @_;
-	my $dir = tempdir(CLEANUP => 1);
+	return finish_pgbench(start_pgbench($node, %o));
+}
+
+# Run pgbench against several nodes at the same moment, the same workload on
+# each; returns their figures in the same order.  Side by side, the runs
+# share whatever the machine does meanwhile, so their ratio is free of the
+# drift that makes one run differ from the next.
+sub run_pgbench_together
+{
+	my ($nodes, %o) = @_;
+	my @runs = map { start_pgbench($_, %o) } @$nodes;
+	return map { finish_pgbench($_) } @runs;
+}
+
+sub start_pgbench
+{
+	my ($node, %o) = @_;
+	my %run = (node => $node, dir => tempdir(CLEANUP => 1));
 	my @cmd = ('pgbench', '-n', '-c', $o{clients}, '-j', $o{jobs} // 4,
-		'-T', $o{seconds}, '-l', "--log-prefix=$dir/tx");
+		'-T', $o{seconds}, '-l', "--log-prefix=$run{dir}/tx");
 	push @cmd, '-C' if $o{connect};
 	push @cmd, '-b', $o{builtin} if $o{builtin};
 	push @cmd, map { ('-f', $_) } @{ $o{files} // [] };
 	push @cmd, '-h', $node->host, '-p', $node->port, $o{db} // 'postgres';
 
-	my ($out, $err);
-	IPC::Run::run(\@cmd, '>', \$out, '2>', \$err)
-	  or die "pgbench failed: $err\n$out";
+	$run{cpu_before} = server_cpu_seconds($node);
+	$run{h} = IPC::Run::start(\@cmd, '>', \$run{out}, '2>', \$run{err});
+	return \%run;
+}
+
+sub finish_pgbench
+{
+	my ($run) = @_;
+	my $dir = $run->{dir};
+
+	$run->{h}->finish or die "pgbench failed: $run->{err}\n$run->{out}";
+	my $cpu = server_cpu_seconds($run->{node}) - $run->{cpu_before};
+	my $out = $run->{out};
 
 	my %r = (output => $out);
 	($r{tps}) = $out =~ /^tps = ([\d.]+)/m;
@@ -95,6 +140,7 @@ sub run_pgbench
 	$r{failed} //= 0;
 	($r{conn_ms}) = $out =~ /(?:initial|average) connection time = ([\d.]+) ms/;
 	($r{transactions}) = $out =~ /number of transactions actually processed: (\d+)/;
+	$r{server_cpu_us} = $r{transactions} ? $cpu * 1e6 / $r{transactions} : undef;
 
 	# per-transaction log: client tx latency_us script epoch us
 	my (%by_script, @all);
@@ -161,6 +207,85 @@ sub sampler_cost
 	}
 	@costs = sort { $a <=> $b } @costs;
 	return (percentile(\@costs, 50), $costs[-1]);
+}
+
+# Instructions one client backend executes from its start to its exit
+# (from InitPostmasterChild, right after the fork), counted by
+# callgrind: a server run under valgrind --trace-children, $n sessions that
+# each connect, run SELECT 1 and leave, and the median over their backends.
+# Deterministic where timings are not, so the cost of pool_monitor's
+# connection hooks shows even where throughput varies by 10% from run to
+# run.  Returns (median, min, max).
+sub instructions_per_connection
+{
+	my (%o) = @_;
+	my $n = $o{connections} // 15;
+	my $name = $o{pool_monitor} ? 'cg_with' : 'cg_without';
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	my $dir = tempdir(CLEANUP => 1);
+
+	$node->init;
+	$node->append_conf('postgresql.conf', <<"CONF");
+shared_preload_libraries = '@{[ $o{pool_monitor} ? 'pool_monitor' : '' ]}'
+@{[ $o{pool_monitor} ? $SEED_SETTINGS : '' ]}
+autovacuum = off
+log_min_messages = warning
+CONF
+	my $pg_bin = `pg_config --bindir`;
+	chomp $pg_bin;
+	my $server = IPC::Run::start(
+		[ 'valgrind', '--tool=callgrind', '--trace-children=yes',
+		  # a forked child starts with its parent's counts: zero them
+		  '--zero-before=InitPostmasterChild',
+		  "--callgrind-out-file=$dir/cg.%p", '-q',
+		  "$pg_bin/postgres", '-D', $node->data_dir,
+		  '-c', "port=@{[ $node->port ]}",
+		  '-c', "unix_socket_directories=@{[ $node->host ]}",
+		  '-c', 'listen_addresses=' ],
+		'>', "$dir/server.out", '2>&1');
+	my $ready = 0;
+	for (1 .. 600)
+	{
+		last if ($ready = system('pg_isready', '-q', '-h', $node->host,
+				'-p', $node->port) == 0);
+		select(undef, undef, undef, 0.2);
+	}
+	die 'the server under valgrind never became ready: ' . slurp_file("$dir/server.out")
+	  unless $ready;
+
+	# one session first, so that every measured one finds the same caches
+	my @cmd = ('psql', '-X', '-Atq', '-h', $node->host, '-p', $node->port,
+		'-d', 'postgres', '-c', 'SELECT pg_backend_pid()');
+	my @pids;
+	for (0 .. $n)
+	{
+		my ($pid, $psql_err);
+		IPC::Run::run(\@cmd, '>', \$pid, '2>', \$psql_err)
+		  or die "psql failed: $psql_err";
+		chomp $pid;
+		push @pids, $pid if $_ > 0;
+	}
+	system('pg_ctl', '-D', $node->data_dir, '-m', 'fast', '-w', 'stop') == 0
+	  or die 'could not stop the server under valgrind';
+	$server->finish;
+
+	my @counts;
+	for my $pid (@pids)
+	{
+		open my $fh, '<', "$dir/cg.$pid" or die "no callgrind output for backend $pid";
+		while (<$fh>)
+		{
+			if (/^(?:summary|totals):\s+(\d+)/)
+			{
+				push @counts, $1;
+				last;
+			}
+		}
+		close $fh;
+	}
+	die 'no instruction counts read' unless @counts == @pids;
+	@counts = sort { $a <=> $b } @counts;
+	return (percentile(\@counts, 50), $counts[0], $counts[-1]);
 }
 
 # The exhaustion-rescue story.  max_connections 60 (57 usable); a leaking
