@@ -16,6 +16,7 @@ OBJS = \
 	src/pool_monitor.o \
 	src/shmem.o \
 	src/status_reader.o \
+	src/registry_audit.o \
 	src/sampler.o \
 	src/pool_table.o \
 	src/worker.o \

@@ -38,6 +38,7 @@
 
 #include "compat.h"
 #include "pool_monitor.h"
+#include "registry_audit.h"
 #include "status_reader.h"
 
 /* The registry of slots held by client backends, in shared memory. */
@@ -204,48 +205,20 @@ pm_registry_waits_on_lock(int slot, int32 pid)
 	return proc->pid == pid && (wait_event_info & 0xFF000000) == PG_WAIT_LOCK;
 }
 
-/*
- * The audit.  A sample that reads every slot notes each client backend
- * the registry does not hold.  One that is leaving is not held any more
- * but is still in the array for a moment, so a backend is held to be
- * missed only when two audits in a row find it, by pid and start time;
- * they are PM_REGISTRY_AUDIT_EVERY samples apart.  Worker-local state.
- */
-#define MAX_SUSPECTS 16
-
-typedef struct Suspect
-{
-	int32		pid;
-	TimestampTz backend_start;
-} Suspect;
-
-static Suspect suspects[MAX_SUSPECTS];	/* unheld at the last audit */
-static int	nsuspects = 0;
-static Suspect new_suspects[MAX_SUSPECTS];	/* unheld at this audit */
-static int	nnew_suspects = 0;
-static int32 confirmed_pid = 0;
+/* The audit's memory, worker-local; registry_audit.c decides. */
+static PmAuditState audit_state;
 
 void
 pm_registry_audit_begin(void)
 {
-	nnew_suspects = 0;
-	confirmed_pid = 0;
+	pm_audit_begin(&audit_state);
 }
 
 /* A client backend this audit read whose slot the registry does not hold. */
 void
 pm_registry_audit_note(const PmStatusEntry *entry)
 {
-	for (int i = 0; i < nsuspects; i++)
-		if (suspects[i].pid == entry->pid &&
-			suspects[i].backend_start == entry->backend_start)
-			confirmed_pid = entry->pid;
-	if (nnew_suspects < MAX_SUSPECTS)
-	{
-		new_suspects[nnew_suspects].pid = entry->pid;
-		new_suspects[nnew_suspects].backend_start = entry->backend_start;
-		nnew_suspects++;
-	}
+	pm_audit_note(&audit_state, entry->pid, entry->backend_start);
 }
 
 /*
@@ -255,13 +228,13 @@ pm_registry_audit_note(const PmStatusEntry *entry)
 void
 pm_registry_audit_end(void)
 {
-	memcpy(suspects, new_suspects, sizeof(Suspect) * nnew_suspects);
-	nsuspects = nnew_suspects;
-	if (confirmed_pid != 0 && pm_registry_distrust())
+	int32		missed = pm_audit_end(&audit_state);
+
+	if (missed != 0 && pm_registry_distrust())
 		ereport(WARNING,
 				(errmsg("pool_monitor found a client backend that its connection hook never saw"),
 				 errdetail("Process %d is connected but did not pass through pool_monitor's ClientAuthentication_hook.",
-						   confirmed_pid),
+						   missed),
 				 errhint("Another library in shared_preload_libraries may set ClientAuthentication_hook without calling the hook it replaces.  pool_monitor now reads every backend slot in each sample, and its connection counters miss such sessions.")));
 }
 
