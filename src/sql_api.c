@@ -84,18 +84,28 @@ set_client_addr(Datum *values, bool *nulls, int i, const PmAddr *addr,
 	nulls[i] = false;
 }
 
+/* A pool key's columns, with its database and role names given. */
+static void
+set_pool_columns(Datum *values, bool *nulls, int first, const PmPoolKey *key,
+				 const char *database, const char *role, bool addr_visible)
+{
+	set_name(values, nulls, first, database);
+	set_name(values, nulls, first + 1, role);
+	values[first + 2] = CStringGetTextDatum(key->appname);
+	nulls[first + 2] = false;
+	set_client_addr(values, nulls, first + 3, &key->addr, addr_visible);
+}
+
 /* Names are resolved at read time, so the sampler never needs catalogs. */
 static void
 set_pool_key(Datum *values, bool *nulls, int first, const PmPoolKey *key,
 			 bool addr_visible)
 {
-	set_name(values, nulls, first, OidIsValid(key->dbid) ?
-			 get_database_name(key->dbid) : NULL);
-	set_name(values, nulls, first + 1, OidIsValid(key->roleid) ?
-			 GetUserNameFromId(key->roleid, true) : NULL);
-	values[first + 2] = CStringGetTextDatum(key->appname);
-	nulls[first + 2] = false;
-	set_client_addr(values, nulls, first + 3, &key->addr, addr_visible);
+	set_pool_columns(values, nulls, first, key,
+					 OidIsValid(key->dbid) ? get_database_name(key->dbid) : NULL,
+					 OidIsValid(key->roleid) ?
+					 GetUserNameFromId(key->roleid, true) : NULL,
+					 addr_visible);
 }
 
 /*
@@ -264,6 +274,7 @@ pm_get_connections(PG_FUNCTION_ARGS)
 	bool		sees_all;
 	PmSummary	latest;
 	PmVerdict  *verdicts;
+	PmPolicyFacts *facts;
 
 	pm_require_shared();
 	pm_init_materialized_srf(fcinfo);
@@ -276,7 +287,8 @@ pm_get_connections(PG_FUNCTION_ARGS)
 	sampled_at = pm_shared->latest.sampled_at;
 	latest = pm_shared->latest;
 	LWLockRelease(pm_shared->lock);
-	verdicts = pm_connection_verdicts(copy, n, &latest);
+	facts = palloc0(sizeof(PmPolicyFacts) * Max(n, 1));
+	verdicts = pm_connection_verdicts(copy, n, &latest, facts);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -290,8 +302,9 @@ pm_get_connections(PG_FUNCTION_ARGS)
 
 		memset(nulls, 0, sizeof(nulls));
 		values[0] = Int32GetDatum(conn->pid);
-		set_pool_key(values, nulls, 1, &conn->key,
-					 may_see_client_of(conn->key.roleid, sees_all));
+		set_pool_columns(values, nulls, 1, &conn->key, facts[i].database,
+						 facts[i].role,
+						 may_see_client_of(conn->key.roleid, sees_all));
 		set_timestamp(values, nulls, 5, conn->backend_start);
 		nulls[6] = (state == NULL);
 		if (state)

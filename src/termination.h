@@ -68,7 +68,8 @@ extern Size pm_terminations_shmem_size(void);
 extern void pm_terminations_shmem_startup(void);
 extern void pm_reset_terminations(void);
 extern PmVerdict *pm_connection_verdicts(const PmConnection *conns, int n,
-										 const PmSummary *latest);
+										  const PmSummary *latest,
+										  PmPolicyFacts *facts);
 extern void pm_set_verdict_columns(Datum *values, bool *nulls, int first,
 								   const PmVerdict *verdict);
 

@@ -72,17 +72,89 @@ pm_reset_terminations(void)
 	pm_terminations->terminated = 0;
 }
 
+/* A role or database already looked up in this call, and where. */
+typedef struct SeenOid
+{
+	Oid			oid;
+	int			row;
+} SeenOid;
+
+#define MAX_SEEN_OIDS 32
+
+/* The row whose facts already hold this oid, or -1. */
+static int
+seen_row(const SeenOid *seen, int nseen, Oid oid)
+{
+	for (int i = 0; i < nseen; i++)
+		if (seen[i].oid == oid)
+			return seen[i].row;
+	return -1;
+}
+
+static void
+remember(SeenOid *seen, int *nseen, Oid oid, int row)
+{
+	if (*nseen < MAX_SEEN_OIDS)
+	{
+		seen[*nseen].oid = oid;
+		seen[*nseen].row = row;
+		(*nseen)++;
+	}
+}
+
+/*
+ * Fill each connection's role and database names and superuser-ness
+ * through the syscaches (we are in a transaction), once per distinct role
+ * and database: many sessions share few pools.
+ */
+static void
+resolve_facts(const PmConnection *conns, int n, PmPolicyFacts *facts)
+{
+	SeenOid		roles[MAX_SEEN_OIDS];
+	SeenOid		databases[MAX_SEEN_OIDS];
+	int			nroles = 0;
+	int			ndatabases = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		Oid			roleid = conns[i].key.roleid;
+		Oid			dbid = conns[i].key.dbid;
+		int			row;
+
+		if ((row = seen_row(roles, nroles, roleid)) >= 0)
+		{
+			facts[i].role = facts[row].role;
+			facts[i].is_superuser = facts[row].is_superuser;
+		}
+		else
+		{
+			facts[i].role = OidIsValid(roleid) ?
+				GetUserNameFromId(roleid, true) : NULL;
+			facts[i].is_superuser = OidIsValid(roleid) && superuser_arg(roleid);
+			remember(roles, &nroles, roleid, i);
+		}
+
+		if ((row = seen_row(databases, ndatabases, dbid)) >= 0)
+			facts[i].database = facts[row].database;
+		else
+		{
+			facts[i].database = OidIsValid(dbid) ? get_database_name(dbid) : NULL;
+			remember(databases, &ndatabases, dbid, i);
+		}
+	}
+}
+
 /*
  * The policy's verdict on each connection of the latest sample, with the
- * settings in force now, for the connections view.  Resolves names and
- * superuser-ness through the syscaches (we are in a transaction).
+ * settings in force now, for the connections view.  facts[] (room for n)
+ * receives each connection's role and database names, for the view's
+ * columns too.
  */
 PmVerdict *
 pm_connection_verdicts(const PmConnection *conns, int n,
-					   const PmSummary *latest)
+					   const PmSummary *latest, PmPolicyFacts *facts)
 {
 	PmPolicySettings settings;
-	PmPolicyFacts *facts = palloc0(sizeof(PmPolicyFacts) * Max(n, 1));
 	PmVerdict  *verdicts = palloc0(sizeof(PmVerdict) * Max(n, 1));
 	int		   *chosen = palloc(sizeof(int) * Max(n, 1));
 	PmPolicyItem *scratch = palloc(sizeof(PmPolicyItem) * Max(n, 1));
@@ -91,16 +163,7 @@ pm_connection_verdicts(const PmConnection *conns, int n,
 	pm_current_policy_settings(&settings);
 	utilization = latest->usable_connections > 0 ?
 		100.0 * latest->counts.total / latest->usable_connections : 100.0;
-	for (int i = 0; i < n; i++)
-	{
-		Oid			roleid = conns[i].key.roleid;
-
-		facts[i].role = OidIsValid(roleid) ?
-			GetUserNameFromId(roleid, true) : NULL;
-		facts[i].database = OidIsValid(conns[i].key.dbid) ?
-			get_database_name(conns[i].key.dbid) : NULL;
-		facts[i].is_superuser = OidIsValid(roleid) && superuser_arg(roleid);
-	}
+	resolve_facts(conns, n, facts);
 	(void) pm_decide(conns, facts, n, &settings, utilization,
 					 latest->sampled_at, verdicts, chosen, scratch);
 	return verdicts;

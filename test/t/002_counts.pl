@@ -92,5 +92,33 @@ is( $node->safe_psql('postgres', q{
 	SELECT total || '|' || peak_total FROM pool_monitor.pools WHERE application_name = 'app_idle'}),
 	'0|4', 'a pool whose sessions ended keeps its row and peak');
 
+# names: sessions of two roles in two databases, interleaved, so that the
+# connections view's per-call name lookups serve each row its own names
+$node->safe_psql('postgres', 'CREATE ROLE other LOGIN; CREATE DATABASE otherdb');
+my $superuser = $node->safe_psql('postgres', 'SELECT current_user');
+my @mixed;
+for my $i (1 .. 3)
+{
+	push @mixed, hold_session($node, 'names', 'idle');
+	push @mixed, hold_session($node, 'names', 'idle', user => 'other');
+	push @mixed, hold_session($node, 'names', 'idle', db => 'otherdb');
+	push @mixed, hold_session($node, 'names', 'idle', db => 'otherdb', user => 'other');
+}
+is( $node->safe_psql('postgres', q{
+	SELECT pool_monitor.sample_now() IS NULL;
+	SELECT count(*) FROM pool_monitor.connections c
+	  FULL JOIN (SELECT * FROM pg_stat_activity WHERE application_name = 'names') a
+	    ON a.pid = c.pid AND a.datname = c.database AND a.usename = c.role
+	 WHERE c.application_name = 'names' AND (a.pid IS NULL OR c.pid IS NULL)
+	    OR c.pid IS NULL}),
+	"f\n0", 'each connection has its own database and role name');
+is( $node->safe_psql('postgres', q{
+	SELECT string_agg(database || '/' || role || '=' || total, ' ' ORDER BY database, role)
+	  FROM pool_monitor.pools WHERE application_name = 'names'}),
+	join(' ', map { "$_=3" } sort "otherdb/other", "otherdb/$superuser",
+		"postgres/other", "postgres/$superuser"),
+	'four pools of three, one per database and role');
+release_sessions($node, @mixed);
+
 $node->stop;
 done_testing();
