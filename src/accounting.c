@@ -460,13 +460,17 @@ pm_accounting_close_interval(PmHistoryEntry *entry)
 
 /*
  * Move the pending opens into out[] (capacity at least pending_capacity)
- * and empty the list; returns how many.  Worker only.
+ * and empty the list; returns how many.  Worker only, at every sample, so
+ * an empty list, the usual case, is seen without the exclusive lock: a
+ * session that adds to it meanwhile is credited at the next sample.
  */
 int
 pm_accounting_take_pending(PmPendingOpen *out, int capacity)
 {
 	int			n;
 
+	if (*(volatile int32 *) &pm_accounting->npending == 0)
+		return 0;
 	LWLockAcquire(pm_shared->lock, LW_EXCLUSIVE);
 	n = Min(pm_accounting->npending, capacity);
 	memcpy(out, pm_accounting->pending, sizeof(PmPendingOpen) * n);

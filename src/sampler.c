@@ -253,12 +253,12 @@ track_longest(PmSummary *summary, const PmConnection *conn, TimestampTz now)
  * registry or the registry is off.  Returns how many.
  */
 static int
-slots_to_read(int *slots, int nslots, bool *audit)
+slots_to_read(int *slots, int nslots, bool trusted, bool *audit)
 {
 	static uint64 samples_taken = 0;
 
 	*audit = (samples_taken++ % PM_REGISTRY_AUDIT_EVERY) == 0;
-	if (pm_registry_trusted() && !*audit)
+	if (trusted && !*audit)
 		return pm_registry_slots(slots);
 	for (int i = 0; i < nslots; i++)
 		slots[i] = i;
@@ -277,11 +277,12 @@ pm_take_sample(PmSample *sample)
 	int			nslots = pm_status_slots();
 	int		   *slots = palloc(sizeof(int) * nslots);
 	int			nread;
+	bool		trusted = pm_registry_trusted();
 	bool		audit;
 	bool		walk_procs = false;
 	TimestampTz now;
 
-	nread = slots_to_read(slots, nslots, &audit);
+	nread = slots_to_read(slots, nslots, trusted, &audit);
 	if (audit)
 		pm_registry_audit_begin();
 	now = GetCurrentTimestamp();
@@ -304,7 +305,8 @@ pm_take_sample(PmSample *sample)
 			pm_status_prefetch(slots[k + PM_PREFETCH_DISTANCE]);
 		if (!pm_read_client_backend(slots[k], &entry))
 			continue;
-		registered = pm_registry_trusted() && pm_registry_has(entry.slot);
+		/* a slot read from the registry is registered */
+		registered = trusted && (!audit || pm_registry_has(entry.slot));
 		if (audit && !registered)
 			pm_registry_audit_note(&entry);
 		if (sample->nconnections >= pm_connection_capacity)

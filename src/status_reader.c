@@ -135,8 +135,8 @@ pm_registry_leave(void)
 }
 
 /* Read every slot from now on; returns true the first time only. */
-bool
-pm_registry_distrust(void)
+static bool
+registry_distrust(void)
 {
 	return pg_atomic_exchange_u32(&registry->distrusted, 1) == 0;
 }
@@ -230,7 +230,7 @@ pm_registry_audit_end(void)
 {
 	int32		missed = pm_audit_end(&audit_state);
 
-	if (missed != 0 && pm_registry_distrust())
+	if (missed != 0 && registry_distrust())
 		ereport(WARNING,
 				(errmsg("pool_monitor found a client backend that its connection hook never saw"),
 				 errdetail("Process %d is connected but did not pass through pool_monitor's ClientAuthentication_hook.",

@@ -33,7 +33,6 @@ extern void pm_registry_shmem_startup(void);
 extern void pm_registry_enter(void);
 extern void pm_registry_leave(void);
 extern bool pm_registry_trusted(void);
-extern bool pm_registry_distrust(void);
 extern bool pm_registry_has(int slot);
 extern int	pm_registry_slots(int *slots);
 extern bool pm_registry_waits_on_lock(int slot, int32 pid);

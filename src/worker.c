@@ -83,15 +83,14 @@ attach_worker(void)
 
 /*
  * Credit to their pools the sessions opened into pools that had no slot
- * (see accounting.c).  Allocates in the cycle's memory context.
+ * (see accounting.c), through "opens", room for the whole pending list.
  */
 static void
-credit_pending_opens(void)
+credit_pending_opens(PmPendingOpen *opens)
 {
-	int			capacity = pm_accounting->pending_capacity;
-	PmPendingOpen *opens = palloc(sizeof(PmPendingOpen) * capacity);
-
-	pm_pool_table_credit(opens, pm_accounting_take_pending(opens, capacity));
+	pm_pool_table_credit(opens,
+						 pm_accounting_take_pending(opens,
+													pm_accounting->pending_capacity));
 }
 
 /*
@@ -99,7 +98,7 @@ credit_pending_opens(void)
  * request counted before the sample began.
  */
 static void
-sample_once(PmSample *sample)
+sample_once(PmSample *sample, PmPendingOpen *opens)
 {
 	uint64		request = pg_atomic_read_u64(&pm_shared->sample_requests);
 	instr_time	start;
@@ -108,7 +107,7 @@ sample_once(PmSample *sample)
 	INSTR_TIME_SET_CURRENT(start);
 	pm_take_sample(sample);
 	pm_pool_table_assign(sample);
-	credit_pending_opens();
+	credit_pending_opens(opens);
 	INSTR_TIME_SET_CURRENT(duration);
 	INSTR_TIME_SUBTRACT(duration, start);
 	sample->summary.sample_duration_us = INSTR_TIME_GET_DOUBLE(duration) * 1e6;
@@ -137,6 +136,7 @@ pm_worker_main(Datum main_arg)
 {
 	MemoryContext cycle_context;
 	PmSample	sample;
+	PmPendingOpen *opens;
 	TimestampTz next_sample;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -153,6 +153,8 @@ pm_worker_main(Datum main_arg)
 	memset(&sample, 0, sizeof(sample));
 	sample.connections = MemoryContextAlloc(TopMemoryContext,
 											sizeof(PmConnection) * pm_connection_capacity);
+	opens = MemoryContextAlloc(TopMemoryContext,
+							   sizeof(PmPendingOpen) * pm_accounting->pending_capacity);
 	cycle_context = AllocSetContextCreate(TopMemoryContext,
 										  "pool_monitor cycle",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -182,7 +184,7 @@ pm_worker_main(Datum main_arg)
 		{
 			oldcontext = MemoryContextSwitchTo(cycle_context);
 			pm_debug_fail_cycle();
-			sample_once(&sample);
+			sample_once(&sample, opens);
 			if (pm_prune_due())
 				pm_prune(&sample);
 			MemoryContextSwitchTo(oldcontext);
