@@ -38,15 +38,6 @@ pm_alert_kind_name(PmAlertKindCode kind)
 	return alert_kind_names[kind];
 }
 
-/* Utilization of a sample in percent of usable connections. */
-static double
-utilization_of(const PmSummary *summary)
-{
-	if (summary->usable_connections <= 0)
-		return summary->counts.total > 0 ? 100.0 : 0.0;
-	return 100.0 * summary->counts.total / summary->usable_connections;
-}
-
 /* A pool as the utilization alert names it. */
 typedef struct TopPool
 {
@@ -136,7 +127,7 @@ remember_alert(PmAlertKindCode kind, const PmSummary *summary,
 	entry = &pm_alert_ring->entries[pm_alert_ring->next];
 	entry->raised_at = now;
 	entry->kind = kind;
-	entry->utilization = utilization_of(summary);
+	entry->utilization = pm_utilization(summary);
 	entry->total = summary->counts.total;
 	entry->usable = summary->usable_connections;
 	strlcpy(entry->message, message, PM_ALERT_MESSAGE_LEN);
@@ -155,7 +146,7 @@ raise_utilization(const PmSummary *summary, TimestampTz now)
 	initStringInfo(&msg);
 	appendStringInfo(&msg,
 					 "pool_monitor: connection utilization %.1f%% (%d of %d usable), top pools: ",
-					 utilization_of(summary), summary->counts.total,
+					 pm_utilization(summary), summary->counts.total,
 					 summary->usable_connections);
 	append_top_pools(&msg);
 	ereport(WARNING,
@@ -174,7 +165,7 @@ raise_recovered(const PmSummary *summary, TimestampTz now)
 	initStringInfo(&msg);
 	appendStringInfo(&msg,
 					 "pool_monitor: connection utilization recovered to %.1f%% (%d of %d usable), below %.1f%%",
-					 utilization_of(summary), summary->counts.total,
+					 pm_utilization(summary), summary->counts.total,
 					 summary->usable_connections,
 					 pm_alert_recovery_level(pm_alert_utilization));
 	ereport(LOG, (errmsg_internal("%s", msg.data)));
@@ -229,7 +220,7 @@ pm_alerts_after_sample(const PmSummary *summary, TimestampTz now)
 	uint64		by_kind[PM_REJECT_KINDS];
 
 	input.now_us = now;
-	input.utilization = utilization_of(summary);
+	input.utilization = pm_utilization(summary);
 	input.threshold = pm_alert_utilization;
 	input.cooldown_us = (int64) pm_alert_cooldown_s * USECS_PER_SEC;
 	input.rejected_total = 0;

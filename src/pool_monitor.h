@@ -212,6 +212,7 @@ extern void pm_take_sample(PmSample *sample);
 extern const char *pm_state_name(PmState state);
 extern PmState pm_state_from_backend(int backend_state);
 extern void pm_count_connection(PmCounts *counts, const PmConnection *conn);
+extern double pm_utilization(const PmSummary *summary);
 
 /* the pool table (pool_table.c), worker-side */
 extern void pm_pool_table_attach(void);

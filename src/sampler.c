@@ -164,6 +164,20 @@ pm_make_pool_key(PmPoolKey *key, Oid dbid, Oid roleid, const SockAddr *addr,
 }
 
 /*
+ * A sample's connection utilization in percent of usable connections, as
+ * the alerts, the pool-stats line and the termination policy judge it.
+ * (PostgreSQL keeps at least one connection usable; were none, any session
+ * would make it full.)
+ */
+double
+pm_utilization(const PmSummary *summary)
+{
+	if (summary->usable_connections <= 0)
+		return summary->counts.total > 0 ? 100.0 : 0.0;
+	return 100.0 * summary->counts.total / summary->usable_connections;
+}
+
+/*
  * Count one connection into *counts by its state.
  */
 void

@@ -32,7 +32,6 @@ pm_statslog_after_sample(const PmSummary *summary, TimestampTz now)
 	uint64		opened = pg_atomic_read_u64(&acct->opened);
 	uint64		rejected = pm_accounting_rejected_total();
 	uint64		terminated = pg_atomic_read_u64(&acct->terminated_total);
-	double		utilization = 0.0;
 
 	if (acct->last_log_at == 0 || pm_log_interval_s == 0)
 	{
@@ -46,9 +45,6 @@ pm_statslog_after_sample(const PmSummary *summary, TimestampTz now)
 	if (now - acct->last_log_at < (int64) pm_log_interval_s * USECS_PER_SEC)
 		return;
 
-	if (summary->usable_connections > 0)
-		utilization = 100.0 * summary->counts.total /
-			summary->usable_connections;
 	ereport(LOG,
 			(errmsg_internal("pool_monitor: total=%d active=%d idle=%d idle_in_transaction=%d waiting=%d usable=%d utilization=%.1f%% longest_idle=%llds opened=" UINT64_FORMAT " rejected=" UINT64_FORMAT " terminated=" UINT64_FORMAT,
 							 summary->counts.total, summary->counts.active,
@@ -56,7 +52,7 @@ pm_statslog_after_sample(const PmSummary *summary, TimestampTz now)
 							 summary->counts.idle_in_xact +
 							 summary->counts.idle_in_xact_aborted,
 							 summary->counts.waiting,
-							 summary->usable_connections, utilization,
+							 summary->usable_connections, pm_utilization(summary),
 							 (long long) (summary->longest_idle_us / USECS_PER_SEC),
 							 opened - acct->log_opened_base,
 							 rejected - acct->log_rejected_base,

@@ -440,15 +440,12 @@ pm_prune(PmSample *sample)
 	bool		requested = prune_requested(&request, &request_dry_run);
 	uint64		run;
 	int			n = sample->nconnections;
-	int32		usable = sample->summary.usable_connections;
-	double		utilization;
+	double		utilization = pm_utilization(&sample->summary);
 
 	last_prune = GetCurrentTimestamp();
 	pm_current_policy_settings(&settings);
 	if (requested && request_dry_run)
 		settings.dry_run = true;
-	utilization = usable > 0 ?
-		100.0 * sample->summary.counts.total / usable : 100.0;
 
 	LWLockAcquire(pm_shared->lock, LW_EXCLUSIVE);
 	run = ++pm_terminations->runs;

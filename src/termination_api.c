@@ -158,13 +158,10 @@ pm_connection_verdicts(const PmConnection *conns, int n,
 	PmVerdict  *verdicts = palloc0(sizeof(PmVerdict) * Max(n, 1));
 	int		   *chosen = palloc(sizeof(int) * Max(n, 1));
 	PmPolicyItem *scratch = palloc(sizeof(PmPolicyItem) * Max(n, 1));
-	double		utilization;
 
 	pm_current_policy_settings(&settings);
-	utilization = latest->usable_connections > 0 ?
-		100.0 * latest->counts.total / latest->usable_connections : 100.0;
 	resolve_facts(conns, n, facts);
-	(void) pm_decide(conns, facts, n, &settings, utilization,
+	(void) pm_decide(conns, facts, n, &settings, pm_utilization(latest),
 					 latest->sampled_at, verdicts, chosen, scratch);
 	return verdicts;
 }
