@@ -14,7 +14,8 @@
  * The sample may be milliseconds old when a session is signalled.  Right
  * before each signal the backend's status entry is read again, and the
  * session is ended only if it is still the same session (pid and
- * backend_start) in the same state since the same moment.  What remains is
+ * backend_start) in the same state since the same moment, and has not
+ * begun to exit (status_reader.c's registry).  What remains is
  * the window between that read and kill(), microseconds long, in which a
  * client's next statement may arrive; PostgreSQL offers no atomic
  * "terminate if idle".
@@ -183,7 +184,11 @@ resolve_facts(const PmSample *sample, PmPolicyFacts *facts, MemoryContext cxt)
 
 /*
  * Is the backend still the session the sample saw, in the same state since
- * the same moment?  Reads the live backend-status array afresh.
+ * the same moment, and not yet on its way out?  Reads the live
+ * backend-status array afresh.  A backend leaves the registry as its exit
+ * begins but stays in the array, idle since the same moment, for a while
+ * after; while the registry is trusted, one that has left it is exiting
+ * already (perhaps from a signal of ours) and must not be ended again.
  */
 static bool
 still_same_session(const PmConnection *conn)
@@ -193,7 +198,8 @@ still_same_session(const PmConnection *conn)
 	return pm_find_client_backend(conn->pid, &be) &&
 		be.backend_start == conn->backend_start &&
 		pm_state_from_backend(be.backend_state) == (PmState) conn->state &&
-		be.state_since == conn->state_since;
+		be.state_since == conn->state_since &&
+		(!pm_registry_trusted() || pm_registry_has(be.slot));
 }
 
 /*
