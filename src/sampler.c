@@ -264,7 +264,8 @@ track_longest(PmSummary *summary, const PmConnection *conn, TimestampTz now)
 /*
  * The slots to read this sample, into slots[] (room for every slot):
  * those the registry holds, or every slot when this sample audits the
- * registry or the registry is off.  Returns how many.
+ * registry or the registry is off.  Returns how many.  While the registry
+ * is trusted, an audit sample still counts only registered sessions.
  */
 static int
 slots_to_read(int *slots, int nslots, bool trusted, bool *audit)
@@ -321,8 +322,17 @@ pm_take_sample(PmSample *sample)
 			continue;
 		/* a slot read from the registry is registered */
 		registered = trusted && (!audit || pm_registry_has(entry.slot));
-		if (audit && !registered)
+		if (trusted && !registered)
+		{
+			/*
+			 * An audit found a session out of the registry: one on its way
+			 * out, as a rule.  Note it for the audit, but count it no more
+			 * than the samples between audits do, so that no session
+			 * flickers back into view every 16th sample.
+			 */
 			pm_registry_audit_note(&entry);
+			continue;
+		}
 		if (sample->nconnections >= pm_connection_capacity)
 		{
 			/* cannot happen while slots match max_connections; never overrun */
