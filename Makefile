@@ -57,6 +57,11 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies (unless the server was configured with
+# --enable-depend): rebuild every object when a header changes, so that no
+# object keeps an old layout of a shared struct.
+$(OBJS): $(wildcard $(srcdir)/src/*.h)
+
 # after PGXS, which sets PROVE_FLAGS empty
 PROVE_FLAGS = -I ./test/perl
 
