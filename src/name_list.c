@@ -206,32 +206,3 @@ pm_find_bad_pattern(const PmNameList *list, PmListError *error)
 	error->item = 0;
 	return false;
 }
-
-/* See name_list.h. */
-size_t
-pm_render_name_list(const PmNameList *list, char *buf, size_t size)
-{
-	size_t		len = 0;
-
-#define EMIT(ch) do { if (len + 1 < size) buf[len] = (ch); len++; } while (0)
-	for (int i = 0; i < list->nitems; i++)
-	{
-		if (i > 0)
-		{
-			EMIT(',');
-			EMIT(' ');
-		}
-		EMIT('"');
-		for (const char *c = list->items[i]; *c; c++)
-		{
-			if (*c == '"')
-				EMIT('"');
-			EMIT(*c);
-		}
-		EMIT('"');
-	}
-#undef EMIT
-	if (size > 0)
-		buf[Min(len, size - 1)] = '\0';
-	return len;
-}

@@ -66,12 +66,4 @@ extern PmNameList *pm_parse_name_list(const char *value,
  */
 extern bool pm_find_bad_pattern(const PmNameList *list, PmListError *error);
 
-/*
- * Write list back as a value that parses to the same list: every item
- * double-quoted, quotes doubled, ", " between.  Returns the length it
- * needs (without the terminator), writing at most size bytes.
- */
-extern size_t pm_render_name_list(const PmNameList *list, char *buf,
-								  size_t size);
-
 #endif							/* POOL_MONITOR_NAME_LIST_H */
