@@ -112,7 +112,7 @@ typedef struct PmPool
 	uint64		terminated;		/* sessions the worker ended */
 	/* for pool_advice: busy = total - idle, over samples with sessions */
 	int32		peak_active;	/* most busy at once since first seen or reset */
-	int32		idle_floor;		/* fewest idle; -1 before the first such sample */
+	int32		idle_floor;		/* fewest idle; meaningless while busy_samples is 0 */
 	int64		busy_sum;		/* busy summed over those samples */
 	int64		busy_samples;	/* how many samples that sum covers */
 } PmPool;

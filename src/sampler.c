@@ -314,15 +314,13 @@ pm_take_sample(PmSample *sample)
 	{
 		PmStatusEntry entry;
 		PmConnection *conn;
-		bool		registered;
 
 		if (k + PM_PREFETCH_DISTANCE < nread)
 			pm_status_prefetch(slots[k + PM_PREFETCH_DISTANCE]);
 		if (!pm_read_client_backend(slots[k], &entry))
 			continue;
-		/* a slot read from the registry is registered */
-		registered = trusted && (!audit || pm_registry_has(entry.slot));
-		if (trusted && !registered)
+		/* a slot read from the registry is registered; an audit checks */
+		if (trusted && audit && !pm_registry_has(entry.slot))
 		{
 			/*
 			 * An audit found a session out of the registry: one on its way
@@ -345,7 +343,7 @@ pm_take_sample(PmSample *sample)
 		/* only an active session can wait on a lock */
 		if (conn->state != PM_STATE_ACTIVE)
 			continue;
-		if (registered)
+		if (trusted)
 			conn->waiting = pm_registry_waits_on_lock(entry.slot, entry.pid);
 		else
 			walk_procs = true;

@@ -5,10 +5,11 @@
  *		about each sampled connection, run the policy, and end the chosen
  *		sessions as pg_terminate_backend() does, recording each one.
  *
- * The worker has no database, so it cannot use the syscaches; it reads
- * the two shared catalogs it needs, pg_authid (names, rolsuper) and
- * pg_database (names), with heap scans inside a short transaction, as the
- * autovacuum launcher reads pg_database.  That works on a hot standby too.
+ * The worker is connected to no database, which is enough for the two
+ * shared catalogs it needs, pg_authid (names, rolsuper) and pg_database
+ * (names).  It reads each with one heap scan per run, inside a short
+ * transaction, as the autovacuum launcher reads pg_database, rather than a
+ * syscache lookup per role and database; that works on a hot standby too.
  * The scans run only when a prune has something to decide.
  *
  * The sample may be milliseconds old when a session is signalled.  Right
