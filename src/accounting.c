@@ -124,15 +124,15 @@ pm_reject_kind_name(PmRejectKind kind)
 	return reject_kind_names[kind];
 }
 
-/* Refusals of every kind since server start. */
-uint64
-pm_accounting_rejected_total(void)
+/* Sessions opened, refused (of every kind) and ended, since server start. */
+void
+pm_accounting_event_totals(PmEventTotals *totals)
 {
-	uint64		total = 0;
-
+	totals->opened = pg_atomic_read_u64(&pm_accounting->opened);
+	totals->rejected = 0;
 	for (int k = 0; k < PM_REJECT_KINDS; k++)
-		total += pg_atomic_read_u64(&pm_accounting->rejected[k]);
-	return total;
+		totals->rejected += pg_atomic_read_u64(&pm_accounting->rejected[k]);
+	totals->terminated = pg_atomic_read_u64(&pm_accounting->terminated_total);
 }
 
 /*
@@ -421,6 +421,7 @@ pm_accounting_reset(void)
 	acct->closed_at_reset = pg_atomic_read_u64(&acct->closed);
 	for (int k = 0; k < PM_REJECT_KINDS; k++)
 		acct->rejected_at_reset[k] = pg_atomic_read_u64(&acct->rejected[k]);
+	acct->terminated_at_reset = pg_atomic_read_u64(&acct->terminated_total);
 	pg_atomic_write_u64(&acct->peak_since_reset,
 						pg_atomic_read_u64(&acct->sessions));
 
@@ -438,17 +439,15 @@ void
 pm_accounting_close_interval(PmHistoryEntry *entry)
 {
 	PmAccounting *acct = pm_accounting;
-	uint64		opened = pg_atomic_read_u64(&acct->opened);
-	uint64		rejected = pm_accounting_rejected_total();
-	uint64		terminated = pg_atomic_read_u64(&acct->terminated_total);
+	PmEventTotals totals;
 	uint64		peak;
 
-	entry->opened = (int64) (opened - acct->interval_opened_base);
-	entry->rejected = (int64) (rejected - acct->interval_rejected_base);
-	entry->terminated = (int64) (terminated - acct->interval_terminated_base);
-	acct->interval_opened_base = opened;
-	acct->interval_rejected_base = rejected;
-	acct->interval_terminated_base = terminated;
+	pm_accounting_event_totals(&totals);
+	entry->opened = (int64) (totals.opened - acct->interval_base.opened);
+	entry->rejected = (int64) (totals.rejected - acct->interval_base.rejected);
+	entry->terminated =
+		(int64) (totals.terminated - acct->interval_base.terminated);
+	acct->interval_base = totals;
 
 	/* the next interval starts at the sessions open now */
 	peak = pg_atomic_exchange_u64(&acct->peak_interval,

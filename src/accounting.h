@@ -48,6 +48,17 @@ typedef struct PmPendingOpen
 } PmPendingOpen;
 
 /*
+ * The events that history and the pool-stats line count per interval:
+ * running totals, or a baseline taken from them.
+ */
+typedef struct PmEventTotals
+{
+	uint64		opened;
+	uint64		rejected;
+	uint64		terminated;
+} PmEventTotals;
+
+/*
  * The counters.  The atomics are lifetime counts, never reset, so that the
  * worker's per-interval differences stay right across reset(); reset()
  * records a baseline instead (the *_at_reset fields, under pm_shared->lock).
@@ -66,17 +77,14 @@ typedef struct PmAccounting
 	uint64		opened_at_reset;
 	uint64		closed_at_reset;
 	uint64		rejected_at_reset[PM_REJECT_KINDS];
+	uint64		terminated_at_reset;
 
 	/* totals at the latest sample, for history; written by the worker */
-	uint64		interval_opened_base;
-	uint64		interval_rejected_base;
-	uint64		interval_terminated_base;
+	PmEventTotals interval_base;
 
 	/* totals at the latest log line; written by the worker */
 	TimestampTz last_log_at;	/* 0 until the first sample */
-	uint64		log_opened_base;
-	uint64		log_rejected_base;
-	uint64		log_terminated_base;
+	PmEventTotals log_base;
 
 	/*
 	 * Opens of pools that had no slot when the session looked; the worker
@@ -143,7 +151,7 @@ extern void pm_accounting_reset(void);
 extern void pm_accounting_close_interval(PmHistoryEntry *entry);
 extern int	pm_accounting_take_pending(PmPendingOpen *out, int capacity);
 extern void pm_accounting_count_terminated(uint64 n);
-extern uint64 pm_accounting_rejected_total(void);
+extern void pm_accounting_event_totals(PmEventTotals *totals);
 extern const char *pm_reject_kind_name(PmRejectKind kind);
 extern PmRejectKind pm_classify_rejection(const char *message_id);
 

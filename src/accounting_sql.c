@@ -26,13 +26,14 @@ PG_FUNCTION_INFO_V1(pm_get_rejections);
 
 /*
  * Put summary's accounting columns, since the last reset, at
- * values[first ...]: connections_opened, connections_closed,
+ * values[first ...]: terminated, connections_opened, connections_closed,
  * connections_rejected, peak_total, alerts.  Returns how many.
  */
 int
 pm_accounting_summary_values(Datum *values, int first)
 {
 	PmAccounting *acct = pm_accounting;
+	uint64		terminated;
 	uint64		opened;
 	uint64		closed;
 	uint64		rejected = 0;
@@ -40,6 +41,8 @@ pm_accounting_summary_values(Datum *values, int first)
 	uint64		alerts;
 
 	LWLockAcquire(pm_shared->lock, LW_SHARED);
+	terminated = pg_atomic_read_u64(&acct->terminated_total) -
+		acct->terminated_at_reset;
 	opened = pg_atomic_read_u64(&acct->opened) - acct->opened_at_reset;
 	closed = pg_atomic_read_u64(&acct->closed) - acct->closed_at_reset;
 	for (int k = 0; k < PM_REJECT_KINDS; k++)
@@ -49,12 +52,13 @@ pm_accounting_summary_values(Datum *values, int first)
 	alerts = pm_alert_ring->raised - pm_alert_ring->raised_at_reset;
 	LWLockRelease(pm_shared->lock);
 
-	values[first] = Int64GetDatum((int64) opened);
-	values[first + 1] = Int64GetDatum((int64) closed);
-	values[first + 2] = Int64GetDatum((int64) rejected);
-	values[first + 3] = Int32GetDatum((int32) Min(peak, (uint64) PG_INT32_MAX));
-	values[first + 4] = Int64GetDatum((int64) alerts);
-	return 5;
+	values[first] = Int64GetDatum((int64) terminated);
+	values[first + 1] = Int64GetDatum((int64) opened);
+	values[first + 2] = Int64GetDatum((int64) closed);
+	values[first + 3] = Int64GetDatum((int64) rejected);
+	values[first + 4] = Int32GetDatum((int32) Min(peak, (uint64) PG_INT32_MAX));
+	values[first + 5] = Int64GetDatum((int64) alerts);
+	return 6;
 }
 
 /*

@@ -151,7 +151,6 @@ pm_get_summary(PG_FUNCTION_ARGS)
 	uint64		samples;
 	int32		worker_pid;
 	TimestampTz stats_reset;
-	uint64		terminated;
 
 	pm_require_shared();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -162,7 +161,6 @@ pm_get_summary(PG_FUNCTION_ARGS)
 	samples = pm_shared->samples;
 	worker_pid = pm_shared->worker_pid;
 	stats_reset = pm_shared->stats_reset;
-	terminated = pm_terminations->terminated;
 	LWLockRelease(pm_shared->lock);
 
 	memset(nulls, 0, sizeof(nulls));
@@ -181,8 +179,7 @@ pm_get_summary(PG_FUNCTION_ARGS)
 	set_timestamp(values, nulls, 16, stats_reset);
 	values[17] = Int32GetDatum(latest.pools_in_use);
 	values[18] = Int32GetDatum(latest.overflow_connections);
-	values[19] = Int64GetDatum((int64) terminated);
-	(void) pm_accounting_summary_values(values, 20);
+	(void) pm_accounting_summary_values(values, 19);
 
 	/* nothing sampled yet: the sample's columns are unknown, not zero */
 	if (latest.sampled_at == 0)

@@ -22,29 +22,12 @@
 #include "pool_monitor.h"
 
 /*
- * Write the pool-stats line if log_interval has passed since the last one.
- * Worker only; the first sample only starts the first interval.
+ * Write the line: the sample's figures, and the events since "base".
  */
-void
-pm_statslog_after_sample(const PmSummary *summary, TimestampTz now)
+static void
+log_line(const PmSummary *summary, const PmEventTotals *totals,
+		 const PmEventTotals *base)
 {
-	PmAccounting *acct = pm_accounting;
-	uint64		opened = pg_atomic_read_u64(&acct->opened);
-	uint64		rejected = pm_accounting_rejected_total();
-	uint64		terminated = pg_atomic_read_u64(&acct->terminated_total);
-
-	if (acct->last_log_at == 0 || pm_log_interval_s == 0)
-	{
-		/* nothing logged yet, or logging off: the next line starts now */
-		acct->last_log_at = now;
-		acct->log_opened_base = opened;
-		acct->log_rejected_base = rejected;
-		acct->log_terminated_base = terminated;
-		return;
-	}
-	if (now - acct->last_log_at < (int64) pm_log_interval_s * USECS_PER_SEC)
-		return;
-
 	ereport(LOG,
 			(errmsg_internal("pool_monitor: total=%d active=%d idle=%d idle_in_transaction=%d waiting=%d usable=%d utilization=%.1f%% longest_idle=%llds opened=" UINT64_FORMAT " rejected=" UINT64_FORMAT " terminated=" UINT64_FORMAT,
 							 summary->counts.total, summary->counts.active,
@@ -54,13 +37,31 @@ pm_statslog_after_sample(const PmSummary *summary, TimestampTz now)
 							 summary->counts.waiting,
 							 summary->usable_connections, pm_utilization(summary),
 							 (long long) (summary->longest_idle_us / USECS_PER_SEC),
-							 opened - acct->log_opened_base,
-							 rejected - acct->log_rejected_base,
-							 terminated - acct->log_terminated_base),
+							 totals->opened - base->opened,
+							 totals->rejected - base->rejected,
+							 totals->terminated - base->terminated),
 			 errhidestmt(true)));
-
-	acct->last_log_at = now;
-	acct->log_opened_base = opened;
-	acct->log_rejected_base = rejected;
-	acct->log_terminated_base = terminated;
 }
+
+/*
+ * Write the pool-stats line if log_interval has passed since the last one.
+ * Worker only; the first sample only starts the first interval.
+ */
+void
+pm_statslog_after_sample(const PmSummary *summary, TimestampTz now)
+{
+	PmAccounting *acct = pm_accounting;
+	PmEventTotals totals;
+
+	pm_accounting_event_totals(&totals);
+	if (acct->last_log_at != 0 && pm_log_interval_s != 0)
+	{
+		if (now - acct->last_log_at < (int64) pm_log_interval_s * USECS_PER_SEC)
+			return;
+		log_line(summary, &totals, &acct->log_base);
+	}
+	/* the next line counts from now: after a line, before the first, or off */
+	acct->last_log_at = now;
+	acct->log_base = totals;
+}
+

@@ -265,15 +265,11 @@ record_termination(const PmTermination *entry, int pool)
 	pm_terminations->next = (pm_terminations->next + 1) % PM_TERMINATIONS_SIZE;
 	if (pm_terminations->count < PM_TERMINATIONS_SIZE)
 		pm_terminations->count++;
-	if (!entry->dry_run)
-	{
-		pm_terminations->terminated++;
-		if (pool >= 0 && pool <= pm_max_pools)
-			pm_pools[pool].terminated++;
-	}
+	if (!entry->dry_run && pool >= 0 && pool <= pm_max_pools)
+		pm_pools[pool].terminated++;
 	LWLockRelease(pm_shared->lock);
 
-	/* the exact counters behind history.terminated and the stats log */
+	/* the count behind summary, history and the stats log */
 	if (!entry->dry_run)
 		pm_accounting_count_terminated(1);
 }

@@ -4,8 +4,9 @@
  *		Idle termination: its settings, the terminations ring in shared
  *		memory, the worker's prune step and what the SQL functions need.
  *
- * Who writes what: the worker alone writes ring entries, the terminated
- * counters and the served side of a prune_now() request; prune_now()
+ * Who writes what: the worker alone writes ring entries, the per-pool
+ * terminated counters and the served side of a prune_now() request (the
+ * server-wide count is accounting.c's); prune_now()
  * callers write the request side.  Everything below is guarded by
  * pm_shared->lock.
  *
@@ -42,7 +43,6 @@ typedef struct PmTerminationsShared
 {
 	int32		next;			/* where the next entry goes */
 	int32		count;			/* entries kept, at most PM_TERMINATIONS_SIZE */
-	uint64		terminated;		/* sessions ended since start or reset */
 	uint64		runs;			/* prune runs since start */
 
 	/* prune_now(): one caller at a time holds the request */

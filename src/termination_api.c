@@ -61,15 +61,14 @@ pm_terminations_shmem_startup(void)
 }
 
 /*
- * Clear the ring and the total, for reset().  Caller holds pm_shared->lock
- * exclusively.  Run numbers and the prune_now() handshake stay.
+ * Clear the ring, for reset().  Caller holds pm_shared->lock exclusively.
+ * Run numbers and the prune_now() handshake stay.
  */
 void
 pm_reset_terminations(void)
 {
 	pm_terminations->next = 0;
 	pm_terminations->count = 0;
-	pm_terminations->terminated = 0;
 }
 
 /* A role or database already looked up in this call, and where. */

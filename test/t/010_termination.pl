@@ -324,6 +324,17 @@ is( $node->safe_psql('postgres', qq{
 is(alive(@protected, $active), 5, 'protected and active sessions are still untouched');
 ok(gone($target), 'the re-checked target ends once it idles past its lifetime');
 
+# reset() starts the count again
+my ($before_reset) = $node->safe_psql('postgres',
+	'SELECT terminated FROM pool_monitor.summary');
+cmp_ok($before_reset, '>', 7, "summary counted every termination: $before_reset");
+$node->safe_psql('postgres', 'SELECT pool_monitor.reset()');
+is( $node->safe_psql('postgres', q{
+	SELECT terminated || '|' || (SELECT count(*) FROM pool_monitor.terminations)
+	       || '|' || (SELECT coalesce(sum(terminated), 0) FROM pool_monitor.pools)
+	  FROM pool_monitor.summary}),
+	'0|0|0', 'reset() zeroes summary.terminated, the ring and the pools\' counts');
+
 $_->{run}->kill_kill for (@web, @xact, @dry, $gate_xact, $late);
 release_sessions($node, @protected, $active, $target, $locker, $pruner);
 $node->stop;
