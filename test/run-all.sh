@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/lib/common.sh
 
-pm_install_packages
+pm_install_test_packages
 
 # one PostgreSQL installation: keep developers' test/dev-test.sh runs from
 # replacing the library while this suite uses it

@@ -3,12 +3,17 @@
 # Source it; it expects to run as root on Debian 12 with PostgreSQL 15.
 
 PG_BIN=/usr/lib/postgresql/15/bin
-PM_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
-  libtap-parser-sourcehandler-pgtap-perl libipc-run-perl build-essential
-  libcmocka-dev clang libclang-rt-14-dev prometheus prometheus-postgres-exporter chromium"
+# what building and running pool_monitor needs (quickstart.sh)
+PM_PACKAGES="postgresql-15 postgresql-server-dev-15 build-essential"
+# what the test suite needs besides: pgTAP, IPC::Run for the TAP tests,
+# cmocka, clang for the fuzzers, and the exporter, Prometheus and Chromium
+# that the observability tests drive
+PM_TEST_PACKAGES="postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+  libipc-run-perl libcmocka-dev clang libclang-rt-14-dev prometheus
+  prometheus-postgres-exporter chromium"
 
-# Install the Debian packages that are missing, and only those: naming an
-# installed package would upgrade it.
+# Install PM_PACKAGES and the packages named, those that are missing and
+# only those: naming an installed package would upgrade it.
 pm_install_packages() {
     local missing=() pkg
     for pkg in $PM_PACKAGES "$@"; do
@@ -20,6 +25,12 @@ pm_install_packages() {
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
+}
+
+# The same, with everything the test suite needs.
+pm_install_test_packages() {
+    # shellcheck disable=SC2086
+    pm_install_packages $PM_TEST_PACKAGES "$@"
 }
 
 # Build with every warning an error, and install into PostgreSQL 15.

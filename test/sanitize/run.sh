@@ -40,8 +40,8 @@ start=$SECONDS
 exec 8>/tmp/pool_monitor-sanitize.lock
 flock 8
 
-# The postgres user, IPC::Run and a compiler come with the usual packages.
-pm_install_packages
+# The postgres user, IPC::Run and a compiler come with the suite's packages.
+pm_install_test_packages
 bash test/sanitize/build-pg.sh "$prefix"
 echo "== cassert PostgreSQL ready after $((SECONDS - start)) s"
 
