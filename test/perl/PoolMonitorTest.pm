@@ -77,8 +77,9 @@ sub hold_session
 	return $session;
 }
 
-# End held sessions from the server side, then end and reap their psql
-# processes (their stdin may already be closed, so no \q).
+# End held sessions from the server side and wait until their backends
+# are gone (closes counted, out of pg_stat_activity), then end and reap
+# their psql processes (their stdin may already be closed, so no \q).
 sub release_sessions
 {
 	my ($node, @sessions) = @_;
@@ -87,6 +88,9 @@ sub release_sessions
 	return unless $pids;
 	$node->safe_psql('postgres',
 		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid IN ($pids)");
+	$node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM pg_stat_activity WHERE pid IN ($pids)")
+	  or die "sessions $pids did not end";
 	$_->{run}->kill_kill for @sessions;
 }
 

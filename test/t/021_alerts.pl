@@ -25,19 +25,13 @@ my $usable = $node->safe_psql('postgres',
 	"SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int");
 is($usable, 17, '17 connection slots for roles without superuser');
 
-# Hold $n sessions of role $role.  The test's own sessions are superuser
-# ones and only ever open between these, never while they are held.
+# Hold $n sessions of role $role, named for it.  The test's own sessions
+# are superuser ones and only ever open between these, never while they
+# are held.
 sub hold_as
 {
 	my ($role, $n) = @_;
-	my @held;
-	for (1 .. $n)
-	{
-		my $s = $node->background_psql('postgres', extra_params => [ '-U', $role ]);
-		$s->{pm_pid} = $s->query_safe('SELECT pg_backend_pid()');
-		push @held, $s;
-	}
-	return @held;
+	return map { hold_session($node, $role, 'none', user => $role) } 1 .. $n;
 }
 
 # Try one more session of $role; returns psql's stderr.
@@ -53,14 +47,6 @@ sub alert_kinds
 {
 	return $node->safe_psql('postgres',
 		'SELECT string_agg(kind, \',\' ORDER BY raised_at) FROM pool_monitor.alerts');
-}
-
-sub wait_gone
-{
-	my ($role) = @_;
-	$node->poll_query_until('postgres',
-		"SELECT count(*) = 0 FROM pg_stat_activity WHERE usename = '$role'")
-	  or die "sessions of $role never ended";
 }
 
 my $log_offset = -s $node->logfile;
@@ -97,7 +83,6 @@ is(alert_kinds(), 'utilization,rejected', 'no alert repeats within the cooldown'
 
 # utilization falls far below 50 - 5 %: recovered, once
 release_sessions($node, @held);
-wait_gone('app');
 sample_now($node);
 sample_now($node);
 is(alert_kinds(), 'utilization,rejected,recovered', 'one recovered alert');
@@ -107,7 +92,6 @@ is(alert_kinds(), 'utilization,rejected,recovered', 'one recovered alert');
 @held = hold_as('app', 10);
 sample_now($node);
 release_sessions($node, @held);
-wait_gone('app');
 sample_now($node);
 is(alert_kinds(), 'utilization,rejected,recovered',
 	'a second episode within the cooldown raises nothing');
