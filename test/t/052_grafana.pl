@@ -68,7 +68,7 @@ for my $panel (@panels)
 		$ran++;
 	}
 }
-note("$ran panel queries ran");
+is($ran, scalar(@panels), "every panel's query ran: $ran");
 
 # the stacked panel's query returns the samples we took
 my $stacked = (grep { $_->{title} eq 'Connections by state' } @panels)[0];

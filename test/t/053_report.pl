@@ -34,8 +34,8 @@ PostgreSQL::Test::Utils::append_to_file($page, $html);
 like($html, qr/^<!DOCTYPE html>/, 'an HTML page');
 unlike($html, qr/<script|<link|\bsrc=|url\(|\@import/i, 'no script and no external asset');
 like($html, qr/api &lt;main&gt;/, 'application names are escaped');
-is(scalar(() = $html =~ /<svg /g), 2, 'two charts on main (no opened/rejected/terminated history yet)')
-  unless $html =~ /opened, rejected and terminated/;
+is(scalar(() = $html =~ /<svg /g), 3,
+	'three charts: states, utilization, and opened/rejected/terminated');
 
 my @flags = ('--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
 	'--no-first-run', '--disable-background-networking',
