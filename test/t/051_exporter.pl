@@ -68,6 +68,15 @@ like($body,
 like($body,
 	qr/^pool_monitor_pool_peak_connections\{(?=[^}]*application="api")[^}]*\} 3$/m,
 	'per-pool peak');
+# the accounting counters carry metrics()'s names
+my $metrics = $node->safe_psql('postgres', 'SELECT pool_monitor.metrics()');
+for my $family (qw(connections_opened_total connections_closed_total
+	connections_rejected_total peak_connections terminated_total alerts_total))
+{
+	like($metrics, qr/^pool_monitor_$family /m, "metrics() has pool_monitor_$family");
+	like($body, qr/^# TYPE pool_monitor_$family (counter|gauge)$/m,
+		"the exporter has pool_monitor_$family too");
+}
 like($body, qr/^pg_exporter_last_scrape_error(\{[^}]*\})? 0$/m,
 	'no query of queries.yaml failed');
 
