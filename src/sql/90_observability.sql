@@ -210,7 +210,7 @@ $fn$;
 -- are in docs/observability.md; keep the two in step.
 CREATE VIEW pool_advice AS
 WITH server AS (
-    SELECT usable_connections, total FROM @extschema@.summary
+    SELECT usable_connections FROM @extschema@.summary
 ), pool AS (
     SELECT p.*,
            -- headroom over the busy peak: a quarter, at least 2
@@ -237,7 +237,9 @@ WITH server AS (
            coalesce(st.n, 0) AS long_idle_in_transaction,
            st.longest AS longest_idle_in_transaction,
            -- room for this pool: usable less what the other pools hold now
-           srv.usable_connections - (srv.total - p.total) AS room_beside_others,
+           -- (the pools, overflow row included, hold every client session)
+           srv.usable_connections - (sum(p.total) OVER () - p.total)
+               AS room_beside_others,
            sum(p.peak_total) OVER ()::int AS sum_of_peaks,
            srv.usable_connections
       FROM pool p
@@ -247,12 +249,15 @@ WITH server AS (
        AND st.database = p.database AND st.role = p.role
        AND st.application_name = p.application_name
        AND st.client_addr IS NOT DISTINCT FROM p.client_addr
+), judged AS (
+    SELECT f.*, (f.peak_total >= f.room_beside_others) AS could_exhaust_server
+      FROM figures f
 )
 SELECT database, role, application_name, client_addr, overflow, total,
        peak_total, peak_active, idle_floor, mean_busy,
        suggested_max_pool_size, suggested_min_pool_size,
        long_idle_in_transaction, longest_idle_in_transaction,
-       (peak_total >= room_beside_others) AS could_exhaust_server,
+       could_exhaust_server,
        sum_of_peaks, usable_connections,
        CASE
        WHEN overflow THEN
@@ -267,7 +272,7 @@ SELECT database, role, application_name, client_addr, overflow, total,
            CASE WHEN idle_floor > suggested_min_pool_size THEN
                format('It never held fewer than %s idle sessions, more than it keeps busy on average: lower Minimum Pool Size, or look for leaked connections.',
                       idle_floor) END,
-           CASE WHEN peak_total >= room_beside_others THEN
+           CASE WHEN could_exhaust_server THEN
                format('At its peak of %s sessions this pool alone would fill the server: beside the other pools only %s of %s usable connections are free now.',
                       peak_total, greatest(room_beside_others, 0), usable_connections) END,
            CASE WHEN sum_of_peaks > usable_connections THEN
@@ -278,7 +283,7 @@ SELECT database, role, application_name, client_addr, overflow, total,
                       long_idle_in_transaction,
                       date_trunc('second', longest_idle_in_transaction)) END)
        END AS advice
-  FROM figures;
+  FROM judged;
 
 REVOKE ALL ON FUNCTION metrics_label(text), metrics_pool_labels(name, name, text, inet),
     metrics_sample(text, text, numeric), metrics_family(text, text, text, text),
