@@ -11,9 +11,10 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 use Exporter 'import';
-our @EXPORT = qw(pm_node hold_session release_sessions sample_now);
+our @EXPORT = qw(pm_node hold_session release_sessions sample_now poll_in_session);
 
 # Start a node that preloads pool_monitor, with extra postgresql.conf lines,
 # and create the extension in database postgres.  By default the worker
@@ -92,6 +93,22 @@ sub release_sessions
 		"SELECT count(*) = 0 FROM pg_stat_activity WHERE pid IN ($pids)")
 	  or die "sessions $pids did not end";
 	$_->{run}->kill_kill for @sessions;
+}
+
+# Run $query in an open session until its last line of output is 't';
+# false after timeout_default seconds.  For when the test must not open
+# sessions of its own, as poll_query_until does.
+sub poll_in_session
+{
+	my ($session, $query) = @_;
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+
+	while (time < $deadline)
+	{
+		return 1 if $session->query_safe($query) =~ /(?:\A|\n)t\z/;
+		usleep(10_000);
+	}
+	return 0;
 }
 
 1;

@@ -11,7 +11,6 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(usleep);
 use PoolMonitorTest;
 
 my $node = pm_node(
@@ -279,31 +278,19 @@ is($pruner->query_safe(
 $locker->query_safe('BEGIN; LOCK TABLE pg_authid IN ACCESS EXCLUSIVE MODE');
 $pruner->{stdin} .= "SELECT count(*) AS ended FROM pool_monitor.prune_now();\n\\echo pruned\n";
 $pruner->{run}->pump_nb;
-my $worker_waits = q{
-	SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+ok( poll_in_session($locker, q{
+	SELECT count(*) = 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
 	 WHERE l.relation = 'pg_authid'::regclass AND NOT l.granted
-	   AND a.backend_type = 'pool_monitor'};
-my $waits = 0;
-for (1 .. 500)
-{
-	last if ($waits = $locker->query_safe($worker_waits)) == 1;
-	usleep(10_000);
-}
-is($waits, 1, 'the worker sampled and now waits for pg_authid');
+	   AND a.backend_type = 'pool_monitor'}),
+	'the worker sampled and now waits for pg_authid');
 
 $target->{stdin} .= "\\echo running\nSELECT 'survived' FROM pg_sleep(1);\n";
 $target->{run}->pump until $target->{stdout} =~ /running/;
-my $target_active = '';
-for (1 .. 500)
-{
-	# the locker is in a transaction: drop its cached activity snapshot
-	($target_active) = $locker->query_safe(
-		"SELECT pg_stat_clear_snapshot(); SELECT state FROM pg_stat_activity WHERE pid = $target->{pm_pid}"
-	) =~ /(\w+)\s*$/;
-	last if $target_active eq 'active';
-	usleep(10_000);
-}
-is($target_active, 'active', 'the target runs a statement while the worker waits');
+# the locker is in a transaction: drop its cached activity snapshot first
+ok( poll_in_session($locker, qq{
+	SELECT pg_stat_clear_snapshot();
+	SELECT state = 'active' FROM pg_stat_activity WHERE pid = $target->{pm_pid}}),
+	'the target runs a statement while the worker waits');
 $locker->query_safe('COMMIT');
 
 $pruner->{run}->pump until $pruner->{stdout} =~ /pruned/;

@@ -9,7 +9,6 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
-use Time::HiRes qw(usleep);
 use PoolMonitorTest;
 
 my $node = pm_node('accounting',
@@ -20,18 +19,6 @@ my $node = pm_node('accounting',
 # One session, $h, does all the reading, so that the test opens no other
 # session while it counts.
 my $h = $node->background_psql('postgres');
-
-# Poll a query in $h (poll_query_until would open sessions of its own).
-sub poll_in_session
-{
-	my ($session, $query) = @_;
-	for (my $i = 0; $i < 10 * $PostgreSQL::Test::Utils::timeout_default; $i++)
-	{
-		return 1 if $session->query_safe($query) eq 't';
-		usleep(100_000);
-	}
-	return 0;
-}
 
 # Twelve psql processes in pool "burst" that wait on $h's advisory lock, so
 # that all twelve are open at once, then sleep a second and leave.
