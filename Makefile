@@ -49,9 +49,9 @@ PG_CPPFLAGS = -I$(srcdir)/src
 # -Wno-unused-parameter: PostgreSQL's own headers trip it under -Wextra.
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter $(WERROR)
 
+# (UNIT_TESTS and FUZZ_TARGETS are defined below; the recipe expands late)
 EXTRA_CLEAN = tmp_check tmp_check_regress results regression.diffs \
-	regression.out $(patsubst %.c,%,$(wildcard test/unit/test_*.c)) \
-	test/fuzz/fuzz_name_list test/fuzz/fuzz_pattern
+	regression.out $(UNIT_TESTS) $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -2,9 +2,11 @@
 -- an operator with only psql: metrics() (Prometheus text format 0.0.4),
 -- the pool_advice view and report() (one self-contained HTML page).
 --
--- Everything here is SQL over the views: each function reads each view
--- once, so that all its figures come from one sample.  Privileges as for
--- the views: pg_monitor, nothing for PUBLIC.
+-- Everything here is SQL over the views.  metrics() reads each view once,
+-- so that all its figures come from one sample; report() reads one per
+-- section, so with a short sample_interval two sections may show
+-- consecutive samples.  Privileges as for the views: pg_monitor, nothing
+-- for PUBLIC.
 
 -- Prometheus label value escaping: backslash, double quote, newline.
 CREATE FUNCTION metrics_label(value text)
