@@ -14,7 +14,8 @@ use Test::More;
 use Time::HiRes qw(usleep);
 
 use Exporter 'import';
-our @EXPORT = qw(pm_node hold_session release_sessions sample_now poll_in_session);
+our @EXPORT = qw(pm_node hold_session release_sessions sample_now poll_in_session
+  worker_progress);
 
 # Start a node that preloads pool_monitor, with extra postgresql.conf lines,
 # and create the extension in database postgres.  By default the worker
@@ -40,6 +41,16 @@ sub sample_now
 {
 	my ($node, $db) = @_;
 	return $node->safe_psql($db // 'postgres', 'SELECT pool_monitor.sample_now()');
+}
+
+# The worker's pid, samples taken and history entries kept, from summary:
+# what a restarted worker must carry on from.
+sub worker_progress
+{
+	my ($node) = @_;
+	return split /\|/, $node->safe_psql('postgres', q{
+		SELECT worker_pid, samples, (SELECT count(*) FROM pool_monitor.history)
+		  FROM pool_monitor.summary});
 }
 
 # Open a session named $app and bring it to $kind: 'idle', 'idle in

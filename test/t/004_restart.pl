@@ -10,9 +10,7 @@ use PoolMonitorTest;
 my $node = pm_node('restart');
 
 sample_now($node) for 1 .. 3;
-my ($pid, $samples, $history) = split /\|/,
-  $node->safe_psql('postgres',
-	'SELECT worker_pid, samples, (SELECT count(*) FROM pool_monitor.history) FROM pool_monitor.summary');
+my ($pid, $samples, $history) = worker_progress($node);
 ok($samples >= 4, "samples before the kill: $samples");
 
 kill 'TERM', $pid;
@@ -26,9 +24,7 @@ ok(!$node->log_contains(qr/terminating any other active server processes/),
 	'no crash-restart of the server');
 
 sample_now($node);
-my ($new_pid, $new_samples, $new_history) = split /\|/,
-  $node->safe_psql('postgres',
-	'SELECT worker_pid, samples, (SELECT count(*) FROM pool_monitor.history) FROM pool_monitor.summary');
+my ($new_pid, $new_samples, $new_history) = worker_progress($node);
 isnt($new_pid, $pid, 'summary shows the new worker');
 cmp_ok($new_samples, '>', $samples, 'the sample counter went on');
 cmp_ok($new_history, '>', $history, 'the history was kept and grew');

@@ -14,9 +14,7 @@ use PoolMonitorTest;
 my $node = pm_node('cycle_error', conf => "pool_monitor.sample_interval = '100ms'");
 
 sample_now($node) for 1 .. 3;
-my ($pid, $samples, $history) = split /\|/,
-  $node->safe_psql('postgres',
-	'SELECT worker_pid, samples, (SELECT count(*) FROM pool_monitor.history) FROM pool_monitor.summary');
+my ($pid, $samples, $history) = worker_progress($node);
 ok($samples >= 4, "samples before the failure: $samples");
 
 # the setting is hidden from pg_settings
@@ -46,9 +44,7 @@ ok( $node->poll_query_until('postgres', qq{
 		 WHERE backend_type = 'pool_monitor' AND pid <> $pid}),
 	'the worker is back with a new pid');
 sample_now($node);
-my ($new_pid, $new_samples, $new_history) = split /\|/,
-  $node->safe_psql('postgres',
-	'SELECT worker_pid, samples, (SELECT count(*) FROM pool_monitor.history) FROM pool_monitor.summary');
+my ($new_pid, $new_samples, $new_history) = worker_progress($node);
 isnt($new_pid, $pid, 'summary shows the new worker');
 cmp_ok($new_samples, '>', $samples, 'the sample counter went on');
 cmp_ok($new_history, '>', $history, 'the history was kept and grew');
