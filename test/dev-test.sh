@@ -7,8 +7,10 @@
 #   bash test/dev-test.sh regress
 #   bash test/dev-test.sh pgtap
 #
-# The install and the test run hold /tmp/pool_monitor-install.lock together,
-# so no other worktree can replace the installed library mid-test.
+# PG_BIN chooses the server (default: Debian's packaged 15), e.g.
+#   PG_BIN=/var/cache/pool_monitor/servers/pg16-plain-KEY/bin bash test/dev-test.sh ...
+# The install and the test run hold a lock named for PG_BIN together, so
+# no other worktree can replace the installed library mid-test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/lib/common.sh
@@ -17,7 +19,7 @@ make -s PG_CONFIG="$PG_BIN/pg_config" WERROR=-Werror
 name=$(basename "$PWD")
 work=/tmp/pool_monitor-dev-$name
 
-exec 9>/tmp/pool_monitor-install.lock
+exec 9>"/tmp/pool_monitor-install$(echo "$PG_BIN" | tr / _).lock"
 flock 9
 make -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
 pm_copy_tree_for_postgres "$work"

@@ -1,8 +1,9 @@
 # common.sh: shell helpers shared by test/run-all.sh and test/quickstart.sh:
 # installing what is missing, and building and installing pool_monitor.
-# Source it; it expects to run as root on Debian 12 with PostgreSQL 15.
+# Source it; it expects to run as root on Debian 12.  The PostgreSQL it
+# builds against is PG_BIN's (default: Debian's packaged 15).
 
-PG_BIN=/usr/lib/postgresql/15/bin
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 # what building and running pool_monitor needs (quickstart.sh)
 PM_PACKAGES="postgresql-15 postgresql-server-dev-15 build-essential"
 # what the test suite needs besides: pgTAP, IPC::Run for the TAP tests,
