@@ -12,6 +12,17 @@
 #ifndef POOL_MONITOR_COMPAT_H
 #define POOL_MONITOR_COMPAT_H
 
+/*
+ * The supported range, checked before anything else is read: pg_config.h
+ * alone says which PostgreSQL this is.  Older servers lack the hooks and
+ * the backend-status layout the code below relies on; newer ones are
+ * built, with a warning from the Makefile, but not tested.
+ */
+#include "pg_config.h"
+#if PG_VERSION_NUM < 130000
+#error "pool_monitor supports PostgreSQL 13 to 18; this server's headers are older (PG_VERSION_NUM < 130000)"
+#endif
+
 #include "postgres.h"
 
 #include "catalog/pg_authid.h"
@@ -22,10 +33,6 @@
 #if PG_VERSION_NUM >= 140000
 #include "utils/backend_status.h"
 #include "utils/wait_event.h"
-#endif
-
-#if PG_VERSION_NUM < 130000
-#error "pool_monitor requires PostgreSQL 13 or later"
 #endif
 
 /*
@@ -202,6 +209,45 @@ pm_own_status(Oid *dbid, Oid *roleid, const SockAddr **addr,
 	*appname = application_name;
 	return true;
 }
+#endif
+
+/*
+ * A client backend that has not authenticated yet.  Up to 17 a client
+ * backend's status entry is published only once it has authenticated;
+ * from 18 on it is published before authentication, in state
+ * STATE_STARTING with no role, and the role is filled in once
+ * authentication has passed.  Such an entry is not yet a connection of any
+ * pool: it is neither counted nor audited.
+ */
+#if PG_VERSION_NUM >= 180000
+#define PM_BACKEND_AUTHENTICATING(state, roleid) \
+	((state) == STATE_STARTING && !OidIsValid(roleid))
+#else
+#define PM_BACKEND_AUTHENTICATING(state, roleid) false
+#endif
+
+/*
+ * A setting's "extra" is freed by the GUC machinery itself: with free() up
+ * to 15; from 16 on GUC memory lives in a memory context of its own and is
+ * freed with guc_free(), so the extra must come from guc_malloc().  Both
+ * return NULL when out of memory.
+ */
+#if PG_VERSION_NUM >= 160000
+#include "utils/guc.h"
+
+static inline void *
+pm_guc_alloc(size_t size)
+{
+	return guc_malloc(LOG, size);
+}
+#define pm_guc_free(ptr) guc_free(ptr)
+#else
+static inline void *
+pm_guc_alloc(size_t size)
+{
+	return malloc(size);
+}
+#define pm_guc_free(ptr) free(ptr)
 #endif
 
 /*

@@ -12,8 +12,10 @@
  * down-cased, all truncated to NAMEDATALEN - 1 bytes) by the caller's
  * rules; patterns are kept as written.  The value is never modified.
  *
- * Allocation is malloc() only: the GUC machinery frees a setting's extra
- * with free(), and the fuzz harness runs with no PostgreSQL around.
+ * The result comes from the caller's allocator (the GUC machinery frees a
+ * setting's extra itself, with a free function that depends on the
+ * version); the scratch buffer is malloc()'d and freed here, so that the
+ * fuzz harness runs with no PostgreSQL around.
  * prune_settings.c cross-checks the result against varlena.c's functions
  * in assert-enabled builds.
  *
@@ -53,10 +55,10 @@ skip_space(const char *p, const PmListRules *rules)
 
 /*
  * Copy the items, each terminated, from text (n of them, end to end) into
- * one malloc'd PmNameList.
+ * one PmNameList block from the rules' allocator.
  */
 static PmNameList *
-build_list(const char *text, int n)
+build_list(const char *text, int n, const PmListRules *rules)
 {
 	size_t		textsize = 0;
 	const char *t = text;
@@ -68,7 +70,7 @@ build_list(const char *text, int n)
 		textsize += strlen(t) + 1;
 		t += strlen(t) + 1;
 	}
-	list = malloc(offsetof(PmNameList, items) + sizeof(char *) * n + textsize);
+	list = rules->alloc_list(offsetof(PmNameList, items) + sizeof(char *) * n + textsize);
 	if (list == NULL)
 		return NULL;
 	copy = (char *) &list->items[n];
@@ -168,7 +170,7 @@ pm_parse_name_list(const char *value, const PmListRules *rules,
 		}
 	}
 
-	list = build_list(scratch, n);
+	list = build_list(scratch, n, rules);
 	free(scratch);
 	if (list == NULL)
 		error->kind = PM_LIST_OUT_OF_MEMORY;

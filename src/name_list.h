@@ -29,6 +29,14 @@ typedef struct PmListRules
 	 * patterns, which are kept as written.
 	 */
 	void		(*fold_identifier) (char *name, bool quoted);
+
+	/*
+	 * Allocate the parsed list's one block: the GUC machinery frees a
+	 * setting's extra itself, with free() up to 15 and with its own
+	 * guc_free() from 16 on, so the block must come from the matching
+	 * allocator.  NULL when out of memory.
+	 */
+	void	   *(*alloc_list) (size_t size);
 } PmListRules;
 
 /* Why a list was refused. */
@@ -54,7 +62,7 @@ typedef struct PmListError
 /*
  * Parse value as a comma-separated list of names (rules->fold_identifier
  * set) or of application_name patterns (NULL).  Returns a PmNameList in
- * one malloc'd block, or NULL with *error filled in.
+ * one block from rules->alloc_list, or NULL with *error filled in.
  */
 extern PmNameList *pm_parse_name_list(const char *value,
 									  const PmListRules *rules,

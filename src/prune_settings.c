@@ -69,8 +69,8 @@ fold_identifier(char *name, bool quoted)
 	truncate_identifier(name, strlen(name), false);
 }
 
-static const PmListRules name_rules = {list_is_space, fold_identifier};
-static const PmListRules pattern_rules = {list_is_space, NULL};
+static const PmListRules name_rules = {list_is_space, fold_identifier, pm_guc_alloc};
+static const PmListRules pattern_rules = {list_is_space, NULL, pm_guc_alloc};
 
 #ifdef USE_ASSERT_CHECKING
 /*
@@ -135,7 +135,7 @@ report_list_error(const char *value, const PmListError *error, bool patterns,
 
 /*
  * Parse and check a list (name_list.c); on success *extra holds the
- * PmNameList, one malloc'd block as the GUC machinery wants.
+ * PmNameList, one block from the allocator the GUC machinery frees with.
  */
 static bool
 check_list(char **newval, void **extra, bool patterns)
@@ -158,7 +158,7 @@ check_list(char **newval, void **extra, bool patterns)
 	if (patterns && pm_find_bad_pattern(list, &error))
 	{
 		report_list_error(value, &error, patterns, list);
-		free(list);
+		pm_guc_free(list);
 		return false;
 	}
 	*extra = list;

@@ -281,8 +281,8 @@ pm_status_prefetch(int slot)
 }
 
 /*
- * Copy slot "slot" (0-based) into *entry if it holds a client backend;
- * false otherwise.  The copy is consistent: one version of the entry.
+ * Copy slot "slot" (0-based) into *entry if it holds a client backend
+ * that has authenticated; false otherwise.  The copy is consistent: one version of the entry.
  */
 bool
 pm_read_client_backend(int slot, PmStatusEntry *entry)
@@ -319,6 +319,10 @@ pm_read_client_backend(int slot, PmStatusEntry *entry)
 		/* a writer came between: read the entry again */
 		CHECK_FOR_INTERRUPTS();
 	}
+	/* not a connection until it has authenticated (see compat.h) */
+	if (is_client &&
+		PM_BACKEND_AUTHENTICATING(entry->backend_state, entry->roleid))
+		return false;
 	return is_client;
 }
 

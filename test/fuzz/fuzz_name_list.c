@@ -83,8 +83,8 @@ fuzz_fold(char *name, bool quoted)
 		name[NAMEDATALEN - 1] = '\0';
 }
 
-static const PmListRules name_rules = {fuzz_is_space, fuzz_fold};
-static const PmListRules pattern_rules = {fuzz_is_space, NULL};
+static const PmListRules name_rules = {fuzz_is_space, fuzz_fold, malloc};
+static const PmListRules pattern_rules = {fuzz_is_space, NULL, malloc};
 
 /*
  * PostgreSQL's SplitIdentifierString / SplitGUCList, restated: split raw

@@ -13,9 +13,26 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 
+use PostgreSQL::Test::BackgroundPsql;
+
 use Exporter 'import';
 our @EXPORT = qw(pm_node hold_session release_sessions sample_now poll_in_session
   worker_progress);
+
+# The harness's differences between versions, in one place.  Before 16.0
+# (the 16 beta tree; its BackgroundPsql has _wait_connect, not
+# wait_connect), a background psql's query() kept the newline that ends
+# the output, which every later release removes: remove it here too.
+unless (PostgreSQL::Test::BackgroundPsql->can('wait_connect'))
+{
+	no warnings 'redefine';
+	my $query = \&PostgreSQL::Test::BackgroundPsql::query;
+	*PostgreSQL::Test::BackgroundPsql::query = sub {
+		my ($output, $ret) = $query->(@_);
+		$output =~ s/\n\z//;
+		return wantarray ? ($output, $ret) : $output;
+	};
+}
 
 # Start a node that preloads pool_monitor, with extra postgresql.conf lines,
 # and create the extension in database postgres.  By default the worker
