@@ -5,6 +5,7 @@
 #   make installcheck    pg_regress against a temporary instance
 #   make prove           the TAP suite (test/t/*.pl)
 #   make unit            the cmocka unit tests (test/unit/test_*.c)
+#   make matrix [VERSIONS="16 18"]  the suite on each PostgreSQL 13 to 18 (root)
 #   make sanitize-check  pg_regress and TAP under cassert, ASan and UBSan (root)
 #   make sanitize-selftest  prove that sanitize-check catches injected bugs
 #   bash test/run-all.sh everything, as CI runs it (see README)
@@ -54,6 +55,21 @@ EXTRA_CLEAN = tmp_check tmp_check_regress results regression.diffs \
 	regression.out $(UNIT_TESTS) $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 
 PG_CONFIG ?= pg_config
+
+# The supported range, 13 to 18: refuse an older server before compiling
+# anything (src/compat.h refuses it too, for builds outside this Makefile);
+# build on a newer one, untested, with a warning.
+PM_PG_MAJOR := $(shell $(PG_CONFIG) --version | sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p')
+ifeq ($(PM_PG_MAJOR),)
+$(error cannot tell the PostgreSQL version of $(PG_CONFIG): "$(shell $(PG_CONFIG) --version)")
+endif
+ifeq ($(shell test $(PM_PG_MAJOR) -lt 13 && echo old),old)
+$(error pool_monitor supports PostgreSQL 13 to 18; $(PG_CONFIG) is $(shell $(PG_CONFIG) --version))
+endif
+ifeq ($(shell test $(PM_PG_MAJOR) -gt 18 && echo new),new)
+$(warning pool_monitor is tested on PostgreSQL 13 to 18; building for $(shell $(PG_CONFIG) --version), untested)
+endif
+
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
@@ -71,6 +87,13 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 .PHONY: prove
 prove:
 	$(prove_installcheck)
+
+# The version matrix (as root): build each PostgreSQL in VERSIONS (default
+# 13 to 18) from source into a cache, once, then build pool_monitor there
+# with -Werror and run the suite.  See test/matrix/run.sh.
+.PHONY: matrix
+matrix:
+	bash $(srcdir)/test/matrix/run.sh $(VERSIONS)
 
 # The benchmark (as root): clusters with and without pool_monitor, driven
 # by pgbench; writes docs/benchmarks.md.  See test/bench/bench.pl.
@@ -91,10 +114,11 @@ test/unit/test_%: test/unit/test_%.c $(wildcard src/*.c src/*.h)
 unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; ./$$t || exit 1; done
 
-# policy.c is compiled on its own and uses PostgreSQL's qsort (libpgport).
+# policy.c is compiled on its own and uses PostgreSQL's qsort (libpgport,
+# in pkglibdir on Debian's packages and in libdir on a source build).
 test/unit/test_policy: test/unit/test_policy.c src/policy.c src/policy.h src/pool_monitor.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_policy.c src/policy.c \
-		-L$(pkglibdir) -lpgport -lcmocka
+		-L$(pkglibdir) -L$(libdir) -lpgport -lcmocka
 
 # The release archive, as PGXN wants it: the committed tree (HEAD) as
 # pool_monitor-<version>.zip, everything under pool_monitor-<version>/.
@@ -106,12 +130,13 @@ dist:
 	git archive --format=zip --prefix=$(EXTENSION)-$(DISTVERSION)/ \
 		-o $(EXTENSION)-$(DISTVERSION).zip HEAD
 
-# The TAP suite and pg_regress against PostgreSQL 15 built with
-# --enable-cassert, pool_monitor built with ASan and UBSan (as root; the
-# first run builds that server, see docs/hardening.md).
+# The TAP suite and pg_regress against a PostgreSQL built with
+# --enable-cassert (SANITIZE_MAJOR, default 15), pool_monitor built with
+# ASan and UBSan (as root; the first run builds that server, see
+# docs/hardening.md).
 .PHONY: sanitize-check
 sanitize-check:
-	bash $(srcdir)/test/sanitize/run.sh $(SANITIZE_TESTS)
+	PM_SANITIZE_MAJOR=$(or $(SANITIZE_MAJOR),15) bash $(srcdir)/test/sanitize/run.sh $(SANITIZE_TESTS)
 
 # Inject one bug of each kind into scratch copies; sanitize-check must fail.
 .PHONY: sanitize-selftest
@@ -132,11 +157,11 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 
 test/fuzz/fuzz_name_list: test/fuzz/fuzz_name_list.c src/name_list.c src/name_list.h src/policy.h
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_name_list.c src/name_list.c \
-		-L$(pkglibdir) -lpgport
+		-L$(pkglibdir) -L$(libdir) -lpgport
 
 test/fuzz/fuzz_pattern: test/fuzz/fuzz_pattern.c src/policy.c src/policy.h
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_pattern.c src/policy.c \
-		-L$(pkglibdir) -lpgport
+		-L$(pkglibdir) -L$(libdir) -lpgport
 
 .PHONY: fuzz
 fuzz: $(patsubst %,test/fuzz/fuzz_%,$(FUZZ_TARGETS))

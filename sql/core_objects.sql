@@ -6,10 +6,18 @@ SELECT e.extname, n.nspname, e.extrelocatable
   FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
  WHERE e.extname = 'pool_monitor';
 
-SELECT pg_describe_object(classid, objid, objsubid) AS object
-  FROM pg_depend
- WHERE refclassid = 'pg_extension'::regclass
-   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pool_monitor')
+-- From 17 on the row type of each view (and its array type) is recorded as
+-- a member too; it comes with its view on every version, so it is left out.
+SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS object
+  FROM pg_depend d
+ WHERE d.refclassid = 'pg_extension'::regclass
+   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pool_monitor')
+   AND NOT EXISTS (SELECT 1
+                     FROM pg_type t
+                     LEFT JOIN pg_type elem ON elem.oid = t.typelem
+                     JOIN pg_class c ON c.oid IN (t.typrelid, elem.typrelid)
+                    WHERE d.classid = 'pg_type'::regclass AND t.oid = d.objid
+                      AND c.relkind <> 'c')
  ORDER BY 1;
 
 SELECT table_name, column_name, data_type
