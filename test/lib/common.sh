@@ -34,7 +34,7 @@ pm_install_test_packages() {
     pm_install_packages $PM_TEST_PACKAGES "$@"
 }
 
-# Build with every warning an error, and install into PostgreSQL 15.
+# Build with every warning an error, and install into PG_BIN's server.
 pm_build_and_install() {
     make -s clean >/dev/null
     make -s PG_CONFIG="$PG_BIN/pg_config" WERROR=-Werror

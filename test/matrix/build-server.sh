@@ -15,7 +15,8 @@
 #               with `apt-get source` through a private apt configuration
 #               (its own sources list, lists and cache directories under the
 #               cache), so that the machine's own apt sources are left as
-#               they were.  Debian's patches are applied, as in the servers
+#               they were; the newest version whose files the mirror serves,
+#               downloaded once into the cache's sources/.  Debian's patches are applied, as in the servers
 #               Debian and the PostgreSQL images ship.
 #   14, 16, 17  the source trees in shared/postgres-src beside the
 #               repository ($PM_PG_SRC_DIR to point elsewhere): 14.13, a
@@ -40,7 +41,7 @@ set -euo pipefail
 
 # The build recipe's number: raise it whenever a change to this script
 # changes what a build installs, so that cached servers are built anew.
-recipe=1
+recipe=2
 
 major=${1:?usage: build-server.sh MAJOR [cassert]}
 flavour=${2:-plain}
@@ -112,19 +113,32 @@ case "$major" in
         package=postgresql-$major
         install_build_packages
         apt_setup
-        version=$(apt-cache "${apt_opts[@]}" showsrc "$package" | sed -n 's/^Version: //p' | sort -rV | head -1)
+        # The newest version whose files the mirror serves (it may list a
+        # version whose sources it lacks), downloaded once into the cache.
+        downloads=$cache/sources
+        mkdir -p "$downloads"
+        version=
+        for v in $(apt-cache "${apt_opts[@]}" showsrc "$package" | sed -n 's/^Version: //p' | sort -rVu); do
+            if [ -f "$downloads/${package}_${v#*:}.ok" ] ||
+                (cd "$downloads" && apt-get "${apt_opts[@]}" source --download-only -qq \
+                    "$package=$v" >/dev/null 2>"$downloads/$package.err" &&
+                    touch "${package}_${v#*:}.ok"); then
+                version=$v
+                break
+            fi
+            log "$package $v is listed but its source is not served; trying an older one"
+        done
         if [ -z "$version" ]; then
-            log "no source package $package in the private index"
+            log "no version of source package $package could be downloaded:"
+            cat "$downloads/$package.err" >&2
             exit 1
         fi
-        dsc_sum=$(apt-cache "${apt_opts[@]}" showsrc "$package" |
-            awk -v dsc="${package}_${version#*:}.dsc" '$3 == dsc && length($1) == 64 {print $1; exit}')
-        source_id="debian $package $version $dsc_sum"
+        dsc=$downloads/${package}_${version#*:}.dsc
+        source_id="debian $package $version $(sha256sum "$dsc" | awk '{print $1}')"
         source_label="Debian source package $package $version"
         fetch() {
-            apt-get "${apt_opts[@]}" source -qq "$package=$version" >&2 2>apt-source.log ||
+            dpkg-source --no-check -x "$dsc" src >&2 2>apt-source.log ||
                 { cat apt-source.log >&2; return 1; }
-            mv "$(find . -maxdepth 1 -type d -name "$package-*" | head -1)" src
         }
         ;;
     14|16|17)
@@ -153,11 +167,16 @@ case "$major" in
         ;;
 esac
 
-# pgTAP goes into every server: the newest source package of the three
-# suites (it is plain SQL generated for the server it is built against).
-apt_setup
-pgtap_version=$(apt-cache "${apt_opts[@]}" showsrc pgtap | sed -n 's/^Version: //p' | sort -rV | head -1)
-[ -n "$pgtap_version" ] || { log "no source package pgtap in the private index"; exit 1; }
+# pgTAP goes into every server, from Debian's postgresql-15-pgtap (the
+# mirror serves pgTAP's binary packages but not its source).  pgTAP is
+# plain SQL, and its build patches that SQL only for servers older than
+# 9.5, so the files built for 15 are the ones a build for 13 to 18 makes.
+pgtap_package=postgresql-15-pgtap
+need+=("$pgtap_package")
+install_build_packages
+pgtap_version=$(dpkg-query -W -f='${Version}' "$pgtap_package")
+pgtap_files=$(dpkg -L "$pgtap_package" | grep '/extension/pgtap[^/]*\.\(sql\|control\)$')
+[ -n "$pgtap_files" ] || { log "$pgtap_package installs no extension files"; exit 1; }
 
 key=$(printf '%s\n%s\npgtap %s\nrecipe %s\n' "$source_id" "$configure_args" \
     "$pgtap_version" "$recipe" | sha256sum | cut -c1-12)
@@ -222,14 +241,8 @@ rm -rf "$prefix"
 make -s install >install.log 2>&1 || { tail -50 install.log >&2; exit 1; }
 make -s -C src/test/perl install >/dev/null
 # pgbench drives several behaviour tests; it is in src/bin, built above.
-cd "$build"
-mkdir pgtap && cd pgtap
-apt-get "${apt_opts[@]}" source -qq "pgtap=$pgtap_version" >&2 2>apt-source.log ||
-    { cat apt-source.log >&2; exit 1; }
-cd "$(find . -maxdepth 1 -type d -name 'pgtap-*' | head -1)"
-make -s PG_CONFIG="$prefix/bin/pg_config" >make.log 2>&1 || { tail -30 make.log >&2; exit 1; }
-make -s PG_CONFIG="$prefix/bin/pg_config" install >install.log 2>&1 ||
-    { tail -30 install.log >&2; exit 1; }
+# shellcheck disable=SC2086
+install -m 644 $pgtap_files "$("$prefix/bin/pg_config" --sharedir)/extension/"
 printf '%s, %s, configure %s, pgTAP %s, built %s in %d s\n' \
     "PostgreSQL $major ($flavour)" "$source_label" "$configure_args" "$pgtap_version" \
     "$(date -u +%FT%TZ)" $((SECONDS - start)) > "$stamp"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh: run the pgTAP tests (test/pgtap/*.sql) with pg_prove against a
-# temporary PostgreSQL 15 instance that preloads pool_monitor.  Run as the
-# postgres user from the top of a tree that user owns.
+# temporary instance of PG_BIN's server (default: Debian's packaged 15)
+# that preloads pool_monitor.  Run as the postgres user from the top of a
+# tree that user owns.
 set -euo pipefail
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 dir=$(mktemp -d /tmp/pool_monitor-pgtap.XXXXXX)

@@ -4,9 +4,9 @@
 #   bash test/sanitize/run.sh [test/t/NNN_x.pl ...]      (or make sanitize-check)
 #
 # Run as root on Debian 12 from anywhere in the tree.  It
-#   1. builds PostgreSQL 15 with --enable-cassert from Debian's source
-#      package into $PM_CASSERT_PREFIX (default /opt/pool_monitor-pg15-cassert),
-#      once: a finished build there is reused (test/sanitize/build-pg.sh);
+#   1. builds PostgreSQL $PM_SANITIZE_MAJOR (default 15) with
+#      --enable-cassert into the server cache, once: a finished build there
+#      is reused (test/matrix/build-server.sh MAJOR cassert);
 #   2. builds pool_monitor against that server with -fsanitize=address,undefined
 #      and installs it there (never into the system PostgreSQL);
 #   3. runs pg_regress and the TAP suite (or the given .pl files) as the
@@ -16,10 +16,11 @@
 #      assertion (TRAP), a memory-context check warning or a process killed
 #      by SIGABRT shows up, even in a process whose test still passed.
 #
-# Settings (environment): PM_CASSERT_PREFIX, PM_SANITIZE_DIR (the copy,
-# default /tmp/pool_monitor-sanitize), PM_SANITIZE_FLAGS (the -fsanitize
-# flags), PM_SANITIZE_WERROR (empty to build without -Werror, e.g. for a
-# scratch build with a deliberate bug), PM_ASAN_OPTIONS (appended).
+# Settings (environment): PM_SANITIZE_MAJOR (13 to 18), PM_SANITIZE_DIR
+# (the copy, default /tmp/pool_monitor-sanitize-MAJOR), PM_SANITIZE_FLAGS
+# (the -fsanitize flags), PM_SANITIZE_WERROR (empty to build without
+# -Werror, e.g. for a scratch build with a deliberate bug), PM_ASAN_OPTIONS
+# (appended), and build-server.sh's PM_SERVER_CACHE.
 #
 # The server itself is not instrumented: ASan checks pool_monitor's own
 # loads and stores (stack, globals, malloc), not palloc chunks or shared
@@ -29,21 +30,21 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/lib/common.sh
 
-prefix=${PM_CASSERT_PREFIX:-/opt/pool_monitor-pg15-cassert}
-work=${PM_SANITIZE_DIR:-/tmp/pool_monitor-sanitize}
+major=${PM_SANITIZE_MAJOR:-15}
+work=${PM_SANITIZE_DIR:-/tmp/pool_monitor-sanitize-$major}
 sanitize=${PM_SANITIZE_FLAGS:--fsanitize=address,undefined -fno-sanitize=object-size -fno-sanitize-recover=all -fno-omit-frame-pointer}
 tests=${*:-test/t/*.pl}
 start=$SECONDS
 
-# One run at a time on a machine: runs share the prefix and its installed
-# pool_monitor.so.
-exec 8>/tmp/pool_monitor-sanitize.lock
+# One run at a time per server: runs share its installed pool_monitor.so.
+exec 8>"/tmp/pool_monitor-sanitize-$major.lock"
 flock 8
 
 # The postgres user, IPC::Run and a compiler come with the suite's packages.
 pm_install_test_packages
-bash test/sanitize/build-pg.sh "$prefix"
-echo "== cassert PostgreSQL ready after $((SECONDS - start)) s"
+prefix=$(bash test/matrix/build-server.sh "$major" cassert | tail -1)
+[ -x "$prefix/bin/pg_config" ] || { echo "no cassert PostgreSQL $major" >&2; exit 1; }
+echo "== cassert PostgreSQL $major ready after $((SECONDS - start)) s: $prefix"
 
 asan_lib=$(readlink -f "$(gcc -print-file-name=libasan.so)")
 if [ ! -f "$asan_lib" ]; then

@@ -3,6 +3,8 @@
 # port (whatever service the Debian package may run is left alone), points
 # it at the test node with DATA_SOURCE_NAME, scrapes /metrics and checks
 # the pool_monitor series against the views.
+#
+# matrix: once (what it tests does not depend on the server version)
 use strict;
 use warnings;
 use Cwd qw(getcwd);

@@ -1,6 +1,8 @@
 # 052_grafana.pl: docs/grafana/pool_monitor.json parses as a dashboard on
 # the PostgreSQL data source, and every panel's rawSql, with Grafana's
 # macros substituted as Grafana would, runs on a live node with history.
+#
+# matrix: once (what it tests does not depend on the server version)
 use strict;
 use warnings;
 use Cwd qw(getcwd);

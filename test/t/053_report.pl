@@ -2,6 +2,8 @@
 # page is self-contained (no script, nothing external), the DOM Chromium
 # built holds the SVG charts with their series and the tables, and a
 # screenshot is made (tmp_check/report.png) for a person to look at.
+#
+# matrix: once (what it tests does not depend on the server version)
 use strict;
 use warnings;
 use File::Path qw(make_path);

@@ -2,6 +2,8 @@
 # library defines, with the default, unit and context pg_settings reports,
 # and documents no setting that does not exist.  Fails when a setting is
 # added (or its default changed) without updating the page.
+#
+# matrix: once (what it tests does not depend on the server version)
 use strict;
 use warnings;
 use Cwd qw(getcwd);

@@ -4,6 +4,8 @@
 #
 # The suite runs in a copy of the tree without .git, so the archive is made
 # from a throw-away repository holding the copy's files that git would track.
+#
+# matrix: once (what it tests does not depend on the server version)
 use strict;
 use warnings;
 use Cwd qw(getcwd);

@@ -3,6 +3,8 @@
 # served with no failed transaction and p95 under 100 ms, and the
 # exhaustion-rescue story ends with the refused API served.  The
 # with/without ratios stay in the benchmark (make bench), never here.
+#
+# matrix: once (what it tests does not depend on the server version)
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
