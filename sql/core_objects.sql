@@ -42,7 +42,8 @@ SELECT state, idle_for IS NULL AS no_idle_for, database, role
  WHERE pid = pg_backend_pid();
 SELECT total >= 1 AS counted, peak_total >= total AS peak_ok, NOT overflow AS regular
   FROM pool_monitor.pools
- WHERE database = current_database() AND application_name LIKE 'pg_regress%';
+ WHERE database = current_database()
+   AND application_name = current_setting('application_name');
 SELECT count(*) > 0 AS has_history FROM pool_monitor.history;
 
 -- reset clears history and the sample count, and stamps stats_reset

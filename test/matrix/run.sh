@@ -41,9 +41,21 @@ once_on=$(echo " $versions " | grep -q ' 16 ' && echo 16 || echo "${versions%% *
 once_tests=$(grep -l '^# matrix: once\b' $tap 2>/dev/null | tr '\n' ' ' || true)
 every_tests=$(for f in $tap; do case " $once_tests " in *" $f "*) ;; *) echo "$f" ;; esac; done | tr '\n' ' ')
 summary=()
+skips=()
 failed=0
 passed=0
 skipped=0
+
+# Every TAP assertion skipped on this version, with its reason, from the
+# tests' logs (prove prints skips only when verbose): a line each.
+tap_skips() {
+    local log
+    for log in "$work"/tmp_check/log/regress_log_*; do
+        [ -f "$log" ] || continue
+        sed -n 's/^.*\bok [0-9][0-9]* # skip \(.*\)$/\1/p' "$log" | sort -u |
+            sed "s|^|PostgreSQL $1, ${log##*/regress_log_}: skipped: |"
+    done
+}
 
 note() { summary+=("$(printf '%-4s %-8s %-7s %5s s  %s' "$1" "$2" "$3" "$4" "${5:-}")"); }
 
@@ -110,7 +122,8 @@ for v in $versions; do
                     echo "== PostgreSQL $v: not here, on $once_on only (they do not depend on the server version): $once_tests"
                 fi
                 # shellcheck disable=SC2086
-                as_postgres make -s PG_CONFIG="$pg_bin/pg_config" prove PROVE_TESTS="$(echo $files)" ;;
+                as_postgres make -s PG_CONFIG="$pg_bin/pg_config" prove PROVE_TESTS="$(echo $files)" &&
+                    skips+=("$(tap_skips "$v")") ;;
             *) echo "unknown part $part (regress pgtap unit tap)"; false ;;
         esac && rc=0 || rc=$?
         if [ "$rc" = 0 ]; then
@@ -131,6 +144,7 @@ done
 echo
 echo "== version matrix"
 printf '%s\n' "${summary[@]}"
+printf '%s\n' "${skips[@]}" | grep -v '^$' || true
 [ -z "$once_tests" ] || echo "on $once_on only, as they do not depend on the server version: $once_tests"
 echo "versions: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -54,7 +54,7 @@ my $starting = $node->safe_psql('postgres', q{
 SKIP:
 {
 	skip 'before PostgreSQL 18 the server shows no client before it authenticates', 1
-	  if $node->pg_version < 18;
+	  if $node->safe_psql('postgres', 'SHOW server_version_num') < 180000;
 	is($starting, 3, 'the server shows the three stalled clients as starting');
 }
 
