@@ -2,9 +2,10 @@
 # `promtool check rules`, and `promtool test rules` passes its unit tests
 # (docs/prometheus/rules.test.yaml), which fire every alert on one series
 # and leave it silent on another.  Every metric the rules read is one that
-# docs/prometheus/queries.yaml exports, every alert names its server (and
-# per-pool alerts their pool), and every runbook link points at a section
-# of docs/runbook.md.
+# docs/prometheus/queries.yaml exports, under the name of a family of
+# pool_monitor.metrics() on a live node; every alert names its server (and
+# per-pool alerts their pool), has a row in docs/observability.md, and
+# links a section of docs/runbook.md.
 #
 # matrix: once (what it tests does not depend on the server version)
 use strict;
@@ -12,8 +13,10 @@ use warnings;
 use Cwd qw(getcwd);
 use CPAN::Meta::YAML;
 use IPC::Run;
+use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PoolMonitorTest;
 
 my $dir = getcwd() . '/docs/prometheus';
 my $rules_file = "$dir/rules.yaml";
@@ -98,6 +101,15 @@ for my $namespace (keys %$queries)
 		$exported{"${namespace}_$column"} = 1 if $spec->{usage} ne 'LABEL';
 	}
 }
+# and each is a family of metrics() under the same name, so the rules read
+# the same series whichever of the two a server is scraped through
+my $node = pm_node('rules');
+sample_now($node);
+my %family = map { $_ => 1 }
+  $node->safe_psql('postgres', 'SELECT pool_monitor.metrics()') =~ /^# TYPE (\S+) /mg;
+$node->stop;
+is(join(' ', grep { !$family{$_} && $_ ne 'pg_up' } sort keys %exported), '',
+	'every series queries.yaml exports has the name of a metrics() family');
 my %recorded = map { $_->{record} => 1 } @records;
 my (@unknown, %read);
 for my $rule (@alerts, @records)
@@ -117,6 +129,11 @@ for my $rule (@alerts, @records)
 is(join(', ', @unknown), '', 'the rules read only exported or recorded series');
 my @read_exported = grep { $exported{$_} } sort keys %read;
 ok(@read_exported >= 8, 'exported series the rules read: ' . join(' ', @read_exported));
+
+# docs/observability.md explains every alert
+my $guide = PostgreSQL::Test::Utils::slurp_file(getcwd() . '/docs/observability.md');
+is(join(' ', grep { $guide !~ /^\| \Q$_\E \|/m } map { $_->{alert} } @alerts), '',
+	'docs/observability.md has a row for every alert');
 ok(scalar(grep { /^pool_monitor_pool_connections$/ } keys %exported),
 	'queries.yaml exports pool_monitor_pool_connections');
 is(scalar(grep { !/^[a-z]+:pool_monitor_[a-z_]+:[a-z0-9_]+$/ } keys %recorded), 0,
