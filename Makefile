@@ -27,6 +27,7 @@ OBJS = \
 	src/prune_settings.o \
 	src/name_list.o \
 	src/terminate.o \
+	src/catalog_scan.o \
 	src/termination_api.o \
 	src/accounting.o \
 	src/accounting_sql.o \

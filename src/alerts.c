@@ -14,13 +14,15 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "commands/dbcommands.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "accounting.h"
 #include "alert_policy.h"
+#include "catalog_scan.h"
 #include "compat.h"
 #include "pool_monitor.h"
 
@@ -44,7 +46,39 @@ typedef struct TopPool
 	PmPoolKey	key;
 	int32		total;
 	bool		overflow;
+	char	   *role;			/* names, once looked up; NULL if unknown */
+	char	   *database;
 } TopPool;
+
+/* The pools the alert names, for the catalog visitors to name. */
+typedef struct TopPools
+{
+	TopPool    *pools;
+	int			n;
+	MemoryContext cxt;
+} TopPools;
+
+static void
+name_role(Form_pg_authid role, void *arg)
+{
+	TopPools   *top = (TopPools *) arg;
+
+	for (int i = 0; i < top->n; i++)
+		if (top->pools[i].key.roleid == role->oid)
+			top->pools[i].role = MemoryContextStrdup(top->cxt,
+													 NameStr(role->rolname));
+}
+
+static void
+name_database(Form_pg_database db, void *arg)
+{
+	TopPools   *top = (TopPools *) arg;
+
+	for (int i = 0; i < top->n; i++)
+		if (top->pools[i].key.dbid == db->oid)
+			top->pools[i].database = MemoryContextStrdup(top->cxt,
+														 NameStr(db->datname));
+}
 
 static int
 compare_by_total(const void *a, const void *b)
@@ -57,17 +91,16 @@ compare_by_total(const void *a, const void *b)
 
 /*
  * Append the busiest pools of the latest sample to buf, as
- * "app (role@database) 40, ...".  Resolves names in a transaction of its
- * own: the worker is connected to no database, which is enough for the
- * shared catalogs.
+ * "app (role@database) 40, ...".  Reads the names in a transaction of its
+ * own (catalog_scan.c: the worker is connected to no database).
  */
 static void
 append_top_pools(StringInfo buf)
 {
-	TopPool    *pools = palloc(sizeof(TopPool) * (pm_max_pools + 1));
+	TopPool    *pools = palloc0(sizeof(TopPool) * (pm_max_pools + 1));
 	MemoryContext cycle_context = CurrentMemoryContext;
 	int			n = 0;
-	int			shown = 0;
+	TopPools	top;
 
 	LWLockAcquire(pm_shared->lock, LW_SHARED);
 	for (int i = 0; i <= pm_max_pools; i++)
@@ -84,34 +117,37 @@ append_top_pools(StringInfo buf)
 	LWLockRelease(pm_shared->lock);
 
 	qsort(pools, n, sizeof(TopPool), compare_by_total);
+	top.pools = pools;
+	top.n = Min(n, PM_ALERT_TOP_POOLS);
+	top.cxt = cycle_context;
 
-	StartTransactionCommand();
-	/* the names are appended to buf, which lives in the cycle's context */
-	for (int i = 0; i < n && shown < PM_ALERT_TOP_POOLS; i++)
+	if (top.n > 0)
+	{
+		StartTransactionCommand();
+		(void) GetTransactionSnapshot();
+		pm_scan_roles(name_role, &top);
+		pm_scan_databases(name_database, &top);
+		CommitTransactionCommand();
+		/* the commit leaves TopMemoryContext current: back to the cycle's */
+		MemoryContextSwitchTo(cycle_context);
+	}
+
+	for (int i = 0; i < top.n; i++)
 	{
 		TopPool    *pool = &pools[i];
-		char	   *db;
-		char	   *role;
 
-		if (shown++ > 0)
+		if (i > 0)
 			appendStringInfoString(buf, ", ");
 		if (pool->overflow)
-		{
 			appendStringInfo(buf, "(overflow) %d", pool->total);
-			continue;
-		}
-		db = OidIsValid(pool->key.dbid) ?
-			get_database_name(pool->key.dbid) : NULL;
-		role = OidIsValid(pool->key.roleid) ?
-			GetUserNameFromId(pool->key.roleid, true) : NULL;
-		appendStringInfo(buf, "%s (%s@%s) %d",
-						 pool->key.appname[0] ? pool->key.appname : "\"\"",
-						 role ? role : "?", db ? db : "?", pool->total);
+		else
+			appendStringInfo(buf, "%s (%s@%s) %d",
+							 pool->key.appname[0] ? pool->key.appname : "\"\"",
+							 pool->role ? pool->role : "?",
+							 pool->database ? pool->database : "?",
+							 pool->total);
 	}
-	CommitTransactionCommand();
-	/* the commit leaves TopMemoryContext current: back to the cycle's */
-	MemoryContextSwitchTo(cycle_context);
-	if (shown == 0)
+	if (top.n == 0)
 		appendStringInfoString(buf, "none");
 	pfree(pools);
 }

@@ -7,10 +7,9 @@
  *
  * The worker is connected to no database, which is enough for the two
  * shared catalogs it needs, pg_authid (names, rolsuper) and pg_database
- * (names).  It reads each with one heap scan per run, inside a short
- * transaction, as the autovacuum launcher reads pg_database, rather than a
- * syscache lookup per role and database; that works on a hot standby too.
- * The scans run only when a prune has something to decide.
+ * (names).  It reads each with one heap scan per run (catalog_scan.c),
+ * inside a short transaction, rather than a syscache lookup per role and
+ * database.  The scans run only when a prune has something to decide.
  *
  * The sample may be milliseconds old when a session is signalled.  Right
  * before each signal the backend's status entry is read again, and the
@@ -36,13 +35,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 
-#include "access/heapam.h"
-#include "access/htup_details.h"
-#include "access/table.h"
-#include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/pg_authid.h"
-#include "catalog/pg_database.h"
 #include "miscadmin.h"
 #include "storage/procarray.h"
 #include "utils/builtins.h"
@@ -51,6 +44,7 @@
 #include "utils/timestamp.h"
 
 #include "accounting.h"
+#include "catalog_scan.h"
 #include "compat.h"
 #include "status_reader.h"
 #include "termination.h"
@@ -122,63 +116,65 @@ first_ref(const OidRef *refs, int n, Oid oid)
 	return lo;
 }
 
+/* What the catalog visitors fill: facts[] through the oid indexes. */
+typedef struct FactsFill
+{
+	const OidRef *refs;
+	int			n;
+	PmPolicyFacts *facts;
+	MemoryContext cxt;
+} FactsFill;
+
+static void
+fill_role(Form_pg_authid role, void *arg)
+{
+	FactsFill  *fill = (FactsFill *) arg;
+	char	   *name = NULL;
+
+	for (int i = first_ref(fill->refs, fill->n, role->oid);
+		 i < fill->n && fill->refs[i].oid == role->oid; i++)
+	{
+		if (name == NULL)
+			name = MemoryContextStrdup(fill->cxt, NameStr(role->rolname));
+		fill->facts[fill->refs[i].index].role = name;
+		fill->facts[fill->refs[i].index].is_superuser = role->rolsuper;
+	}
+}
+
+static void
+fill_database(Form_pg_database db, void *arg)
+{
+	FactsFill  *fill = (FactsFill *) arg;
+	char	   *name = NULL;
+
+	for (int i = first_ref(fill->refs, fill->n, db->oid);
+		 i < fill->n && fill->refs[i].oid == db->oid; i++)
+	{
+		if (name == NULL)
+			name = MemoryContextStrdup(fill->cxt, NameStr(db->datname));
+		fill->facts[fill->refs[i].index].database = name;
+	}
+}
+
 /*
  * Fill facts[] for the sample: role and database names and superuser-ness,
- * from heap scans of pg_authid and pg_database in a transaction of their
- * own.  Names are copied into cxt, which the caller resets.
+ * from one scan each of pg_authid and pg_database (catalog_scan.c) in a
+ * transaction of their own.  Names are copied into cxt, which the caller
+ * resets.
  */
 static void
 resolve_facts(const PmSample *sample, PmPolicyFacts *facts, MemoryContext cxt)
 {
 	int			n = sample->nconnections;
-	OidRef	   *by_role = index_by_oid(sample, true);
-	OidRef	   *by_db = index_by_oid(sample, false);
-	Relation	rel;
-	TableScanDesc scan;
-	HeapTuple	tuple;
+	FactsFill	by_role = {index_by_oid(sample, true), n, facts, cxt};
+	FactsFill	by_db = {index_by_oid(sample, false), n, facts, cxt};
 
 	memset(facts, 0, sizeof(PmPolicyFacts) * n);
 
 	StartTransactionCommand();
 	(void) GetTransactionSnapshot();
-
-	rel = table_open(AuthIdRelationId, AccessShareLock);
-	scan = table_beginscan_catalog(rel, 0, NULL);
-	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
-	{
-		Form_pg_authid role = (Form_pg_authid) GETSTRUCT(tuple);
-		char	   *name = NULL;
-
-		for (int i = first_ref(by_role, n, role->oid);
-			 i < n && by_role[i].oid == role->oid; i++)
-		{
-			if (name == NULL)
-				name = MemoryContextStrdup(cxt, NameStr(role->rolname));
-			facts[by_role[i].index].role = name;
-			facts[by_role[i].index].is_superuser = role->rolsuper;
-		}
-	}
-	table_endscan(scan);
-	table_close(rel, AccessShareLock);
-
-	rel = table_open(DatabaseRelationId, AccessShareLock);
-	scan = table_beginscan_catalog(rel, 0, NULL);
-	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
-	{
-		Form_pg_database db = (Form_pg_database) GETSTRUCT(tuple);
-		char	   *name = NULL;
-
-		for (int i = first_ref(by_db, n, db->oid);
-			 i < n && by_db[i].oid == db->oid; i++)
-		{
-			if (name == NULL)
-				name = MemoryContextStrdup(cxt, NameStr(db->datname));
-			facts[by_db[i].index].database = name;
-		}
-	}
-	table_endscan(scan);
-	table_close(rel, AccessShareLock);
-
+	pm_scan_roles(fill_role, &by_role);
+	pm_scan_databases(fill_database, &by_db);
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(cxt);
 }

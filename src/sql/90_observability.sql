@@ -32,7 +32,8 @@ AS $$
                   @extschema@.metrics_label(coalesce(host(client_addr), '')))
 $$;
 
--- One sample line, or NULL when the value is unknown.
+-- One sample line, or NULL when the value is unknown.  Callers cast
+-- extract(epoch ...) to numeric: it is double precision up to 13.
 CREATE FUNCTION metrics_sample(name text, labels text, value numeric)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -101,15 +102,15 @@ BEGIN
     || @extschema@.metrics_family('pool_monitor_longest_idle_seconds', 'gauge',
         'How long the longest idle client connection has been idle.',
         @extschema@.metrics_sample('pool_monitor_longest_idle_seconds', '',
-            extract(epoch FROM s.longest_idle)))
+            extract(epoch FROM s.longest_idle)::numeric))
     || @extschema@.metrics_family('pool_monitor_longest_idle_in_transaction_seconds', 'gauge',
         'How long the longest idle-in-transaction client connection has been so.',
         @extschema@.metrics_sample('pool_monitor_longest_idle_in_transaction_seconds', '',
-            extract(epoch FROM s.longest_idle_in_transaction)))
+            extract(epoch FROM s.longest_idle_in_transaction)::numeric))
     || @extschema@.metrics_family('pool_monitor_longest_transaction_seconds', 'gauge',
         'Age of the oldest open transaction of a client connection.',
         @extschema@.metrics_sample('pool_monitor_longest_transaction_seconds', '',
-            extract(epoch FROM s.longest_transaction)))
+            extract(epoch FROM s.longest_transaction)::numeric))
     || @extschema@.metrics_family('pool_monitor_samples_total', 'counter',
         'Samples taken since server start or reset().',
         @extschema@.metrics_sample('pool_monitor_samples_total', '', s.samples))
@@ -120,7 +121,7 @@ BEGIN
     || @extschema@.metrics_family('pool_monitor_last_sample_timestamp_seconds', 'gauge',
         'When the latest sample was taken, in seconds since the Unix epoch.',
         @extschema@.metrics_sample('pool_monitor_last_sample_timestamp_seconds', '',
-            extract(epoch FROM s.sampled_at)))
+            extract(epoch FROM s.sampled_at)::numeric))
     || @extschema@.metrics_family('pool_monitor_pools_in_use', 'gauge',
         'Pools with at least one session in the latest sample.',
         @extschema@.metrics_sample('pool_monitor_pools_in_use', '', s.pools_in_use))
@@ -181,7 +182,7 @@ BEGIN
         'How long the longest idle session of a pool has been idle.',
         (SELECT string_agg(@extschema@.metrics_sample('pool_monitor_pool_longest_idle_seconds',
             @extschema@.metrics_pool_labels(p.database, p.role, p.application_name, p.client_addr),
-            extract(epoch FROM p.longest_idle)), '') FROM unnest(ps) p))
+            extract(epoch FROM p.longest_idle)::numeric), '') FROM unnest(ps) p))
     || @extschema@.metrics_family('pool_monitor_pool_peak_connections', 'gauge',
         'Most sessions a pool held at once, sampled, since first seen or reset().',
         (SELECT string_agg(@extschema@.metrics_sample('pool_monitor_pool_peak_connections',

@@ -32,7 +32,7 @@ sub burst
 		push @runs,
 		  IPC::Run::start(
 			[
-				$node->installed_command('psql'), '-XAtq',
+				'psql', '-XAtq',
 				'-d', $node->connstr('postgres') . ' application_name=burst',
 				'-c', 'SELECT pg_advisory_lock_shared(42)',
 				'-c', 'SELECT pg_sleep(1)'

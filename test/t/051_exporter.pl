@@ -35,6 +35,8 @@ my $run = IPC::Run::start(
 	  "--extend.query-path=$queries", '--disable-default-metrics',
 	  '--disable-settings-metrics' ],
 	'>', \$out, '2>', \$err);
+# stop it however the test ends, dying included
+END { $run->kill_kill if $run && $run->pumpable; }
 
 # wait (bounded) until the exporter answers with our series
 my $http = HTTP::Tiny->new(timeout => 10);
