@@ -5,11 +5,13 @@
 #   bash test/matrix/run.sh [MAJOR ...]        (or make matrix VERSIONS="...")
 #
 # Run as root on Debian 12 from anywhere in the tree.  MAJOR defaults to
-# every supported version, 13 14 15 16 17 18.  For each one:
+# every supported version, 13 14 15 16 16-release 17 18.  For each one:
 #   1. test/matrix/build-server.sh builds that server from source into the
 #      cache, once (later runs reuse it); a version whose source is not on
 #      this machine (14, 16 and 17 without shared/postgres-src) is skipped,
-#      and the summary says so;
+#      and the summary says so.  16-release is a released 16.x server laid
+#      over the 16 beta tree's build (test/matrix/release-server.sh), since
+#      no released 16 source reaches this machine;
 #   2. a copy of the tree is built with -Werror against it and installed
 #      into it (never into another server);
 #   3. as the postgres user: pg_regress, pgTAP, the unit tests, and the TAP
@@ -33,7 +35,7 @@ repo=$PWD
 . test/lib/common.sh
 
 export PM_PG_SRC_DIR=${PM_PG_SRC_DIR:-$(cd "$repo/.." && pwd)/shared/postgres-src}
-versions=${*:-13 14 15 16 17 18}
+versions=${*:-13 14 15 16 16-release 17 18}
 parts=${PM_MATRIX_PARTS:-regress pgtap unit tap}
 tap=${PM_MATRIX_TAP:-test/t/*.pl}
 top=${PM_MATRIX_DIR:-/tmp/pool_monitor-matrix}
@@ -63,7 +65,11 @@ for v in $versions; do
     echo "== PostgreSQL $v: server"
     t0=$SECONDS
     set +e
-    prefix=$(bash test/matrix/build-server.sh "$v" | tail -1)
+    if [ "$v" = 16-release ]; then
+        prefix=$(bash test/matrix/release-server.sh | tail -1)
+    else
+        prefix=$(bash test/matrix/build-server.sh "$v" | tail -1)
+    fi
     rc=$?
     set -e
     if [ "$rc" = 3 ]; then
@@ -91,7 +97,7 @@ for v in $versions; do
     # clean first: the tree may hold objects built for another server
     if ! (cd "$work" && make -s PG_CONFIG="$pg_bin/pg_config" clean >/dev/null &&
             make -s PG_CONFIG="$pg_bin/pg_config" WERROR=-Werror &&
-            make -s PG_CONFIG="$pg_bin/pg_config" install >/dev/null); then
+            make -s PG_CONFIG="$pg_bin/pg_config" install >/dev/null) 9>&-; then
         note "$v" build FAILED $((SECONDS - t0))
         failed=$((failed + 1))
         continue
@@ -100,7 +106,8 @@ for v in $versions; do
     chown -R postgres:postgres "$work"
 
     as_postgres() {
-        (cd "$work" && runuser -u postgres -- env PATH="$pg_bin:$PATH" PG_BIN="$pg_bin" "$@")
+        # 9>&-: no process a test leaves behind may hold the install lock
+        (cd "$work" && runuser -u postgres -- env PATH="$pg_bin:$PATH" PG_BIN="$pg_bin" "$@") 9>&-
     }
     version_failed=0
     for part in $parts; do
