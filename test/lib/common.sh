@@ -7,8 +7,8 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 # what building and running pool_monitor needs (quickstart.sh)
 PM_PACKAGES="postgresql-15 postgresql-server-dev-15 build-essential"
 # what the test suite needs besides: pgTAP, IPC::Run for the TAP tests,
-# cmocka, clang for the fuzzers, and the exporter, Prometheus and Chromium
-# that the observability tests drive
+# cmocka, clang for the fuzzers, and the exporter, Prometheus, Alertmanager
+# and Chromium that the observability tests drive
 PM_TEST_PACKAGES="postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   libipc-run-perl libcmocka-dev clang libclang-rt-14-dev prometheus
   prometheus-postgres-exporter prometheus-alertmanager chromium"
