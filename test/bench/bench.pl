@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 # bench.pl: pool_monitor's benchmark.  Starts its own clusters (one with
-# pool_monitor preloaded with the seed's settings, one without), drives
+# pool_monitor preloaded with the reference API's settings, one without), drives
 # them with pgbench, prints a markdown report and writes it to
 # docs/benchmarks.md.  Run it through test/bench/run.sh (as root) or
 # `make bench`; it runs as the postgres user.
@@ -58,11 +58,11 @@ say_md('# pool_monitor benchmarks', '',
 	sprintf('Run on %s: %d cores, %.0f GiB memory, %s; %d s per run.',
 		strftime('%Y-%m-%d', gmtime), $cores, $mem_kb / 1048576, $pgver, $secs),
 	'Produced by `make bench` (test/bench/bench.pl); rerun it to compare on your machine.',
-	'"with" preloads pool_monitor with the seed\'s settings (idle_lifetime 300 s,',
+	'"with" preloads pool_monitor with the reference API\'s settings (idle_lifetime 300 s,',
 	'min_idle_per_pool 5, prune_interval 10 s, sample_interval 1 s); "without" does not.', '');
 
 $with = bench_cluster('with', pool_monitor => 1, scale => 10,
-	conf => $PoolMonitorBench::SEED_SETTINGS);
+	conf => $PoolMonitorBench::API_SETTINGS);
 $without = bench_cluster('without', scale => 10);
 
 if ($run{1})
@@ -126,7 +126,7 @@ if ($run{2})
 	}
 	# the method's own noise: two clusters with pool_monitor, side by side
 	my $with2 = bench_cluster('with2', pool_monitor => 1, scale => 10,
-		conf => $PoolMonitorBench::SEED_SETTINGS);
+		conf => $PoolMonitorBench::API_SETTINGS);
 	for (1 .. $opt{'side-runs'})
 	{
 		my ($a, $b) = run_pgbench_together([ $with, $with2 ], builtin => 'select-only',

@@ -18,9 +18,9 @@ use Exporter 'import';
 our @EXPORT = qw(bench_cluster run_pgbench run_pgbench_together hold_idle_sessions release_held
   sampler_cost percentile rescue_story instructions_per_connection);
 
-# The seed's server-side settings: prune what clients will not, keep a
+# The reference API's server-side settings: prune what clients will not, keep a
 # warm floor of five per pool, as Npgsql's Minimum Pool Size=5 does.
-our $SEED_SETTINGS = <<'CONF';
+our $API_SETTINGS = <<'CONF';
 pool_monitor.idle_lifetime = '300s'
 pool_monitor.min_idle_per_pool = 5
 pool_monitor.prune_interval = '10s'
@@ -227,7 +227,7 @@ sub instructions_per_connection
 	$node->init;
 	$node->append_conf('postgresql.conf', <<"CONF");
 shared_preload_libraries = '@{[ $o{pool_monitor} ? 'pool_monitor' : '' ]}'
-@{[ $o{pool_monitor} ? $SEED_SETTINGS : '' ]}
+@{[ $o{pool_monitor} ? $API_SETTINGS : '' ]}
 autovacuum = off
 log_min_messages = warning
 CONF

@@ -13,7 +13,7 @@ use Test::More;
 use PoolMonitorBench;
 
 my $node = bench_cluster('check', pool_monitor => 1, scale => 5,
-	conf => $PoolMonitorBench::SEED_SETTINGS);
+	conf => $PoolMonitorBench::API_SETTINGS);
 my $r = run_pgbench($node, builtin => 'select-only', clients => 100,
 	seconds => 10);
 diag(sprintf('100 clients, select-only, 10 s: %.0f tps, p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, %d failed',
