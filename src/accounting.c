@@ -268,8 +268,9 @@ session_exit_callback(int code, Datum arg)
 
 /*
  * ClientAuthentication_hook: chain first (an earlier hook may refuse), then
- * enter the sampler's registry (status_reader.c) and arrange for the
- * session to be counted once it is established.
+ * arrange for the session to be counted once it is established, and enter
+ * the sampler's registry (status_reader.c) once its exit callback is in
+ * place.
  * Walsenders are not client sessions for pool_monitor, as in the sampler.
  */
 static void
@@ -280,10 +281,11 @@ client_authentication(struct Port *port, int status)
 
 	if (status != STATUS_OK || pm_accounting == NULL || am_walsender)
 		return;
-	pm_registry_enter();
 	awaiting_startup_commit = true;
 	RegisterXactCallback(startup_xact_callback, NULL);
 	before_shmem_exit(session_exit_callback, (Datum) 0);
+	/* last: the two calls above can fail, and must not leave a live bit */
+	pm_registry_enter();
 }
 
 /*
