@@ -6,15 +6,16 @@
  * Utilization: an episode starts when a sample's utilization reaches the
  * threshold and ends when it falls below the recovery level, a few points
  * lower (hysteresis, so that a pool hovering at the threshold does not
- * flap).  The first sample of an episode raises "utilization" unless one
- * was raised less than the cooldown ago; then a later sample of the same
- * episode raises it once the cooldown has passed.  An episode that raised
- * "utilization" raises "recovered" once when it ends; an episode that
- * raised nothing ends silently.
+ * flap).  Every episode raises "utilization" on its first sample, however
+ * recently another one did; while it lasts, it raises it again each
+ * cooldown; when it ends it raises "recovered" once.
  *
  * Rejections: any refusal not yet reported raises "rejected" unless one
  * was raised less than the cooldown ago; refusals during the cooldown are
  * reported by the next one, so none is lost.
+ *
+ * reset() makes the worker forget both cooldowns and the episode, so the
+ * first sample after it reports what is true then.
  *
  *-------------------------------------------------------------------------
  */
@@ -54,7 +55,8 @@ decide_utilization(PmAlertPolicyState *state, const PmAlertInput *input,
 	}
 	if (input->utilization >= input->threshold)
 	{
-		if (!state->utilization_alerted &&
+		/* a new episode, or the same one a cooldown after its last alert */
+		if (!state->utilization_alerted ||
 			cooled_down(state->utilization_fired,
 						state->last_utilization_us, input))
 		{
@@ -85,6 +87,18 @@ decide_rejected(PmAlertPolicyState *state, const PmAlertInput *input,
 	state->rejected_reported = input->rejected_total;
 	state->rejected_fired = true;
 	state->last_rejected_us = input->now_us;
+}
+
+/*
+ * Forget the episode and both cooldowns, keeping which refusals were
+ * reported: what reset() asks of the policy.
+ */
+void
+pm_alert_forget(PmAlertPolicyState *state)
+{
+	state->utilization_alerted = false;
+	state->utilization_fired = false;
+	state->rejected_fired = false;
 }
 
 /*

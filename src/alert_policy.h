@@ -37,7 +37,8 @@ typedef struct PmAlertInput
 	int64_t		now_us;			/* any monotonic clock in microseconds */
 	double		utilization;	/* percent of usable connections */
 	int			threshold;		/* percent; 0 turns utilization alerts off */
-	int64_t		cooldown_us;	/* between two alerts of one kind */
+	int64_t		cooldown_us;	/* between two alerts of one kind, but for
+								 * a new utilization episode */
 	uint64_t	rejected_total; /* 53300 refusals since server start */
 } PmAlertInput;
 
@@ -51,6 +52,7 @@ typedef struct PmAlertDecision
 } PmAlertDecision;
 
 extern double pm_alert_recovery_level(int threshold);
+extern void pm_alert_forget(PmAlertPolicyState *state);
 extern PmAlertDecision pm_alert_decide(PmAlertPolicyState *state,
 									   const PmAlertInput *input);
 

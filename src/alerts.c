@@ -245,8 +245,9 @@ raise_rejected(const PmSummary *summary, TimestampTz now, uint64 count,
 
 /*
  * Decide and raise the alerts of the sample just published.  Worker only.
- * The policy's state is written by the worker alone, so reading and
- * updating it needs no lock; the ring's readers never look at it.
+ * The policy's state (and resets_seen) is written by the worker alone, so
+ * reading and updating it needs no lock; the ring's readers never look at
+ * it.
  */
 void
 pm_alerts_after_sample(const PmSummary *summary, TimestampTz now)
@@ -254,6 +255,7 @@ pm_alerts_after_sample(const PmSummary *summary, TimestampTz now)
 	PmAlertInput input;
 	PmAlertDecision decision;
 	uint64		by_kind[PM_REJECT_KINDS];
+	uint32		resets;
 
 	input.now_us = now;
 	input.utilization = pm_utilization(summary);
@@ -264,6 +266,16 @@ pm_alerts_after_sample(const PmSummary *summary, TimestampTz now)
 	{
 		by_kind[k] = pg_atomic_read_u64(&pm_accounting->rejected[k]);
 		input.rejected_total += by_kind[k];
+	}
+
+	/* a reset() since the last sample ends the episode and the cooldowns */
+	LWLockAcquire(pm_shared->lock, LW_SHARED);
+	resets = pm_alert_ring->resets;
+	LWLockRelease(pm_shared->lock);
+	if (resets != pm_alert_ring->resets_seen)
+	{
+		pm_alert_forget(&pm_alert_ring->policy);
+		pm_alert_ring->resets_seen = resets;
 	}
 
 	decision = pm_alert_decide(&pm_alert_ring->policy, &input);

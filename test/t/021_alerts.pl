@@ -1,8 +1,10 @@
-# 011_alerts.pl: with max_connections 20 (17 usable by non-superusers),
+# 021_alerts.pl: with max_connections 20 (17 usable by non-superusers),
 # holding 17 sessions of a plain role refuses the 18th with SQLSTATE 53300,
-# which connections_rejected counts by kind; the utilization, rejected and
-# recovered alerts are each raised once within the cooldown, as WARNING or
-# LOG lines in the server log and rows of pool_monitor.alerts.
+# which connections_rejected counts by kind.  Every utilization episode
+# raises its alert, even within the cooldown of an earlier one, and
+# recovers; refusals raise one rejected alert per cooldown, and reset()
+# ends the cooldown.  Alerts are WARNING or LOG lines in the server log and
+# rows of pool_monitor.alerts.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -87,14 +89,14 @@ sample_now($node);
 sample_now($node);
 is(alert_kinds(), 'utilization,rejected,recovered', 'one recovered alert');
 
-# above the threshold again, within the cooldown: no second utilization
-# alert, hence no second recovery either
+# above the threshold again, within the cooldown: a new episode raises its
+# own alert all the same, and recovers
 @held = hold_as('app', 10);
 sample_now($node);
 release_sessions($node, @held);
 sample_now($node);
-is(alert_kinds(), 'utilization,rejected,recovered',
-	'a second episode within the cooldown raises nothing');
+is(alert_kinds(), 'utilization,rejected,recovered,utilization,recovered',
+	'a second episode within the cooldown raises its own alert');
 
 # a role's connection limit is another kind of refusal
 my @limited = hold_as('limited', 1);
@@ -105,10 +107,10 @@ is( $node->safe_psql('postgres', q{
 	  FROM pool_monitor.rejections WHERE rejected > 0}),
 	'reserved_slots=2,role_limit=1', 'refusals by kind');
 sample_now($node);
-is(alert_kinds(), 'utilization,rejected,recovered',
+is(alert_kinds(), 'utilization,rejected,recovered,utilization,recovered',
 	'the rejected alert keeps its cooldown');
 is( $node->safe_psql('postgres', 'SELECT alerts FROM pool_monitor.summary'),
-	'3', 'summary counts three alerts');
+	'5', 'summary counts five alerts');
 release_sessions($node, @limited);
 
 # the alerts are in the server log, each once
@@ -118,19 +120,15 @@ is(scalar @utilization, 1, 'the utilization WARNING is logged once, naming the t
 my @rejected = $log =~ /WARNING:  pool_monitor: 1 connection attempt rejected with SQLSTATE 53300 \(reserved_slots 1\)/g;
 is(scalar @rejected, 1, 'the rejected WARNING is logged once, with count and kind');
 my @recovered = $log =~ /LOG:  pool_monitor: connection utilization recovered to \d+\.\d% \(\d+ of 17 usable\), below 45\.0%/g;
-is(scalar @recovered, 1, 'the recovered LOG is logged once');
+is(scalar @recovered, 2, 'the recovered LOG is logged once per episode');
 
-# once the cooldown is over, the pending refusal is reported
-$node->append_conf('postgresql.conf', "pool_monitor.alert_cooldown = 0\n");
-$node->reload;
-$node->poll_query_until('postgres',
-	"SELECT current_setting('pool_monitor.alert_cooldown') = '0'")
-  or die 'cooldown not reloaded';
+# reset() ends the cooldown: the next sample reports the refusals held back
+$node->safe_psql('postgres', 'SELECT pool_monitor.reset()');
 sample_now($node);
 is( $node->safe_psql('postgres', q{
-	SELECT message FROM pool_monitor.alerts ORDER BY raised_at DESC LIMIT 1}),
+	SELECT string_agg(message, ' / ' ORDER BY raised_at) FROM pool_monitor.alerts}),
 	'pool_monitor: 2 connection attempts rejected with SQLSTATE 53300 (reserved_slots 1, role_limit 1)',
-	'after the cooldown, the refusals held back are reported together');
+	'after reset(), the refusals held back are reported together, and only they');
 
 $node->stop;
 done_testing();

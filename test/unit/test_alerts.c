@@ -2,8 +2,8 @@
  *
  * test_alerts.c
  *		cmocka unit tests of the alert policy (src/alert_policy.c): the
- *		utilization threshold, its hysteresis, the rejected alert, and the
- *		cooldown between two alerts of one kind.
+ *		utilization threshold, its hysteresis, the rejected alert, the
+ *		cooldown between two alerts of one kind, and what reset() forgets.
  *
  * The policy is pure C, so it is compiled in directly; run by `make unit`.
  *
@@ -46,14 +46,17 @@ test_below_threshold_raises_nothing(void **unused)
 }
 
 static void
-test_reaching_threshold_raises_once(void **unused)
+test_episode_raises_again_each_cooldown(void **unused)
 {
 	PmAlertPolicyState state = {0};
 
 	assert_true(sample(&state, 0, 90.0, 90, 60, 0).utilization);
-	/* still above, long after the cooldown: the same episode, no repeat */
+	/* still above: the same episode, nothing until the cooldown passes */
 	assert_false(sample(&state, 1, 95.0, 90, 60, 0).utilization);
-	assert_false(sample(&state, 600, 99.0, 90, 60, 0).utilization);
+	assert_false(sample(&state, 59, 99.0, 90, 60, 0).utilization);
+	assert_true(sample(&state, 60, 99.0, 90, 60, 0).utilization);
+	assert_false(sample(&state, 61, 99.0, 90, 60, 0).utilization);
+	assert_true(sample(&state, 120, 99.0, 90, 60, 0).utilization);
 }
 
 static void
@@ -73,21 +76,40 @@ test_hysteresis_delays_recovery(void **unused)
 }
 
 static void
-test_cooldown_holds_a_new_episode(void **unused)
+test_new_episode_raises_within_cooldown(void **unused)
 {
 	PmAlertPolicyState state = {0};
 
 	assert_true(sample(&state, 0, 95.0, 90, 60, 0).utilization);
 	assert_true(sample(&state, 10, 50.0, 90, 60, 0).recovered);
-	/* a new episode 20 s after the alert: held by the 60 s cooldown */
-	assert_false(sample(&state, 20, 95.0, 90, 60, 0).utilization);
-	/* and it ends silently: nothing was raised for it */
-	assert_false(sample(&state, 30, 50.0, 90, 60, 0).recovered);
-	/* a later episode, still inside the cooldown: held */
-	assert_false(sample(&state, 40, 95.0, 90, 60, 0).utilization);
-	/* the same episode once the cooldown has passed: raised */
-	assert_true(sample(&state, 60, 95.0, 90, 60, 0).utilization);
-	assert_true(sample(&state, 61, 0.0, 90, 60, 0).recovered);
+	/* a new episode 20 s after the alert: raised all the same */
+	assert_true(sample(&state, 20, 95.0, 90, 60, 0).utilization);
+	assert_true(sample(&state, 30, 50.0, 90, 60, 0).recovered);
+	assert_true(sample(&state, 40, 95.0, 90, 60, 0).utilization);
+	/* its reminder counts from its own alert */
+	assert_false(sample(&state, 99, 95.0, 90, 60, 0).utilization);
+	assert_true(sample(&state, 100, 95.0, 90, 60, 0).utilization);
+}
+
+static void
+test_forget_ends_cooldowns_and_episode(void **unused)
+{
+	PmAlertPolicyState state = {0};
+	PmAlertDecision d;
+
+	assert_true(sample(&state, 0, 95.0, 90, 60, 1).rejected);
+	assert_false(sample(&state, 10, 95.0, 90, 60, 3).rejected);
+	pm_alert_forget(&state);
+	/* the held refusals are reported at once, and only those */
+	d = sample(&state, 11, 95.0, 90, 60, 3);
+	assert_true(d.rejected);
+	assert_int_equal(d.new_rejections, 2);
+	/* the episode is new again: raised, and recovered later */
+	assert_true(d.utilization);
+	assert_true(sample(&state, 12, 50.0, 90, 60, 3).recovered);
+	/* nothing reported twice */
+	pm_alert_forget(&state);
+	assert_false(sample(&state, 13, 50.0, 90, 60, 3).rejected);
 }
 
 static void
@@ -153,10 +175,11 @@ test_kinds_have_separate_cooldowns(void **unused)
 }
 
 static void
-test_zero_cooldown_allows_each_episode(void **unused)
+test_zero_cooldown_raises_each_sample(void **unused)
 {
 	PmAlertPolicyState state = {0};
 
+	assert_true(sample(&state, 0, 95.0, 90, 0, 0).utilization);
 	assert_true(sample(&state, 0, 95.0, 90, 0, 0).utilization);
 	assert_true(sample(&state, 0, 50.0, 90, 0, 0).recovered);
 	assert_true(sample(&state, 0, 95.0, 90, 0, 0).utilization);
@@ -167,15 +190,16 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_below_threshold_raises_nothing),
-		cmocka_unit_test(test_reaching_threshold_raises_once),
+		cmocka_unit_test(test_episode_raises_again_each_cooldown),
 		cmocka_unit_test(test_hysteresis_delays_recovery),
-		cmocka_unit_test(test_cooldown_holds_a_new_episode),
+		cmocka_unit_test(test_new_episode_raises_within_cooldown),
+		cmocka_unit_test(test_forget_ends_cooldowns_and_episode),
 		cmocka_unit_test(test_zero_threshold_turns_utilization_off),
 		cmocka_unit_test(test_recovery_level),
 		cmocka_unit_test(test_rejections_raise_with_count),
 		cmocka_unit_test(test_rejections_during_cooldown_are_reported_later),
 		cmocka_unit_test(test_kinds_have_separate_cooldowns),
-		cmocka_unit_test(test_zero_cooldown_allows_each_episode),
+		cmocka_unit_test(test_zero_cooldown_raises_each_sample),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
