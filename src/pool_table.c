@@ -71,6 +71,8 @@ void
 pm_pool_table_attach(void)
 {
 	HASHCTL		ctl;
+	PmPoolKey  *keys;
+	bool	   *in_use;
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(PmPoolKey);
@@ -85,18 +87,33 @@ pm_pool_table_attach(void)
 	credits = MemoryContextAllocZero(TopMemoryContext,
 									 sizeof(uint64) * (pm_max_pools + 1));
 
+	/*
+	 * Copy the keys out under the lock and fill the map after it: entering
+	 * a key can allocate, and nothing that can fail runs under the lock.
+	 */
+	keys = MemoryContextAlloc(TopMemoryContext, sizeof(PmPoolKey) * pm_max_pools);
+	in_use = MemoryContextAllocZero(TopMemoryContext, sizeof(bool) * pm_max_pools);
 	LWLockAcquire(pm_shared->lock, LW_SHARED);
 	slots_used = pm_shared->pools_used;
 	for (int i = 0; i < slots_used; i++)
 	{
-		PoolMapEntry *entry;
-
-		if (!pm_pools[i].in_use)
-			continue;
-		entry = hash_search(pool_map, &pm_pools[i].key, HASH_ENTER, NULL);
-		entry->slot = i;
+		in_use[i] = pm_pools[i].in_use;
+		if (in_use[i])
+			keys[i] = pm_pools[i].key;
 	}
 	LWLockRelease(pm_shared->lock);
+
+	for (int i = 0; i < slots_used; i++)
+	{
+		PoolMapEntry *entry;
+
+		if (!in_use[i])
+			continue;
+		entry = hash_search(pool_map, &keys[i], HASH_ENTER, NULL);
+		entry->slot = i;
+	}
+	pfree(keys);
+	pfree(in_use);
 }
 
 /*

@@ -58,10 +58,17 @@ pm_register_worker(void)
 	RegisterBackgroundWorker(&worker);
 }
 
-/* on_shmem_exit callback: no worker to wake any more. */
+/*
+ * on_shmem_exit callback: no worker to wake any more.  An error may have
+ * ended the worker while it held pm_shared->lock, and not every minor
+ * release frees LWLocks before these callbacks run: free them first, or
+ * the worker would wait on itself and every later exclusive acquirer with
+ * it.
+ */
 static void
 detach_worker(int code, Datum arg)
 {
+	LWLockReleaseAll();
 	LWLockAcquire(pm_shared->lock, LW_EXCLUSIVE);
 	if (pm_shared->worker_pid == MyProcPid)
 	{
