@@ -252,22 +252,58 @@ fill_entry(PmTermination *entry, const PmConnection *conn,
 	strlcpy(entry->appname, conn->key.appname, NAMEDATALEN);
 }
 
-/* Append an entry to the ring and count it.  Takes the lock. */
-static void
+/*
+ * The ring's dry-run entry for the same session and idle period as entry,
+ * or NULL.  The idle period is where it began: terminated_at less
+ * idle_for_us.  Caller holds the lock; a scan of the ring, nothing more.
+ */
+static PmTermination *
+find_dry_run_entry(const PmTermination *entry)
+{
+	TimestampTz since = entry->terminated_at - entry->idle_for_us;
+
+	for (int i = 0; i < pm_terminations->count; i++)
+	{
+		PmTermination *old = &pm_terminations->entries[i];
+
+		if (old->dry_run && old->pid == entry->pid &&
+			old->terminated_at - old->idle_for_us == since)
+			return old;
+	}
+	return NULL;
+}
+
+/*
+ * Append an entry to the ring and count it.  A dry run that finds the same
+ * session idle since the same moment as an earlier dry run (prune_now()
+ * asked again) updates that entry instead, so that repeated checks do not
+ * fill the ring; returns false then.  Takes the lock.
+ */
+static bool
 record_termination(const PmTermination *entry, int pool)
 {
+	PmTermination *old = NULL;
+
 	LWLockAcquire(pm_shared->lock, LW_EXCLUSIVE);
-	pm_terminations->entries[pm_terminations->next] = *entry;
-	pm_terminations->next = (pm_terminations->next + 1) % PM_TERMINATIONS_SIZE;
-	if (pm_terminations->count < PM_TERMINATIONS_SIZE)
-		pm_terminations->count++;
-	if (!entry->dry_run && pool >= 0 && pool <= pm_max_pools)
-		pm_pools[pool].terminated++;
+	if (entry->dry_run)
+		old = find_dry_run_entry(entry);
+	if (old != NULL)
+		*old = *entry;
+	else
+	{
+		pm_terminations->entries[pm_terminations->next] = *entry;
+		pm_terminations->next = (pm_terminations->next + 1) % PM_TERMINATIONS_SIZE;
+		if (pm_terminations->count < PM_TERMINATIONS_SIZE)
+			pm_terminations->count++;
+		if (!entry->dry_run && pool >= 0 && pool <= pm_max_pools)
+			pm_pools[pool].terminated++;
+	}
 	LWLockRelease(pm_shared->lock);
 
 	/* the count behind summary, history and the stats log */
 	if (!entry->dry_run)
 		pm_accounting_count_terminated(1);
+	return old == NULL;
 }
 
 static void
@@ -305,8 +341,9 @@ end_session(const PmConnection *conn, const PmPolicyFacts *facts,
 	if (!verdict->dry_run && !signal_backend(conn->pid))
 		return false;
 	fill_entry(&entry, conn, facts, verdict, run, GetCurrentTimestamp());
-	record_termination(&entry, conn->pool);
-	log_termination(&entry);
+	/* a dry run already recorded and logged is only brought up to date */
+	if (record_termination(&entry, conn->pool))
+		log_termination(&entry);
 	return true;
 }
 

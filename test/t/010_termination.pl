@@ -186,10 +186,19 @@ is( $node->safe_psql('postgres', q{
 
 reload_with("pool_monitor.dry_run = off\n",
 	"SELECT current_setting('pool_monitor.dry_run') = 'off'");
+$log_offset = -s $node->logfile;
 is( $node->safe_psql('postgres', q{
 	SELECT count(*) || '|' || bool_and(dry_run) FROM pool_monitor.prune_now(dry_run => true)}),
 	'5|true', 'prune_now(dry_run => true) is a dry run whatever the setting');
 is(alive(@web[5, 6], @dry), 5, 'still nobody ended');
+# the same sessions, idle since the same moments: the ring keeps one entry
+# each, brought up to date, and the log has no new line for them
+is( $node->safe_psql('postgres', q{
+	SELECT count(*) || '|' || count(DISTINCT pid) || '|' || bool_and(idle_for > '1.2 s')
+	  FROM pool_monitor.terminations WHERE dry_run}),
+	'5|5|true', 'asking again adds no entry to the ring');
+ok(!$node->log_contains(qr/dry run, would have terminated/, $log_offset),
+	'nor a LOG line');
 is($node->safe_psql('postgres', 'SELECT terminated FROM pool_monitor.summary'),
 	'7', 'dry runs are not counted as terminated');
 
