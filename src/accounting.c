@@ -259,6 +259,7 @@ session_exit_callback(int code, Datum arg)
 {
 	awaiting_startup_commit = false;
 	pm_registry_leave();
+	pm_debug_delay_exit();
 	if (!session_counted || pm_accounting == NULL)
 		return;
 	session_counted = false;

@@ -2,8 +2,8 @@
  *
  * hardening.c
  *		The worker's explanations of contradictory settings, and the test
- *		facilities that make a cycle fail, or the registry miss sessions,
- *		on demand.
+ *		facilities that make a cycle fail, the registry miss sessions, or a
+ *		session's exit linger, on demand.
  *
  * pm_explain_settings() logs one WARNING per contradiction that
  * settings_advice.c finds; the worker calls it when it starts and after
@@ -22,6 +22,12 @@
  * sampler's audit notices and reads every slot from then on
  * (test/t/014_registry_audit.pl).
  *
+ * pool_monitor.debug_exit_delay (likewise hidden; a superuser sets it in
+ * the session it delays) makes a session's exit pause right after it has
+ * left the registry, as aborting a transaction that created many
+ * relations does, so that a test can prove that audits taken meanwhile do
+ * not mistake it for a missed session (test/t/014_registry_audit.pl).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -35,9 +41,10 @@
 #include "termination.h"
 
 static bool debug_fail_cycle = false;
+static int	debug_exit_delay_ms = 0;
 bool		pm_debug_skip_registry = false;
 
-/* Define the hidden test setting.  Called from _PG_init. */
+/* Define the hidden test settings.  Called from _PG_init. */
 void
 pm_define_hardening_settings(void)
 {
@@ -53,6 +60,21 @@ pm_define_hardening_settings(void)
 							 PGC_SIGHUP,
 							 GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_SUPERUSER_ONLY,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("pool_monitor.debug_exit_delay",
+							"Pause a session's exit after it leaves the sampler's registry (a test facility).",
+							NULL, &debug_exit_delay_ms, 0, 0, 60 * 1000,
+							PGC_SUSET,
+							GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_SUPERUSER_ONLY |
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+}
+
+/* The pause pool_monitor.debug_exit_delay asks for, if any. */
+void
+pm_debug_delay_exit(void)
+{
+	if (debug_exit_delay_ms > 0)
+		pg_usleep(debug_exit_delay_ms * 1000L);
 }
 
 /* Raise the ERROR pool_monitor.debug_fail_cycle asks for, if it does. */

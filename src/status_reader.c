@@ -48,12 +48,14 @@ typedef struct PmRegistry
 	pg_atomic_uint32 distrusted;	/* nonzero: read every slot */
 	pg_atomic_uint64 live[FLEXIBLE_ARRAY_MEMBER];	/* a bit per slot */
 	/* then int32 procnos[nslots]: each live slot's PGPROC index */
+	/* then int32 leaving[nslots]: the pid that last left each slot */
 } PmRegistry;
 
 #define REGISTRY_WORDS(nslots)	(((nslots) + 63) / 64)
 
 static PmRegistry *registry = NULL;
 static int32 *registry_procnos = NULL;
+static int32 *registry_leaving = NULL;
 
 /* the slot this backend registered, or -1 */
 static int	my_registered_slot = -1;
@@ -68,7 +70,7 @@ registry_size(int nslots)
 
 	size = add_size(size, mul_size(sizeof(pg_atomic_uint64),
 								   REGISTRY_WORDS(nslots)));
-	return add_size(size, mul_size(sizeof(int32), nslots));
+	return add_size(size, mul_size(sizeof(int32), mul_size(2, nslots)));
 }
 
 /* Shared memory the registry needs; see pm_shmem_request. */
@@ -88,6 +90,7 @@ pm_registry_shmem_startup(void)
 	registry = ShmemInitStruct("pool_monitor backend registry",
 							   registry_size(nslots), &found);
 	registry_procnos = (int32 *) &registry->live[REGISTRY_WORDS(nslots)];
+	registry_leaving = registry_procnos + nslots;
 	if (found)
 		return;
 	registry->nslots = nslots;
@@ -95,6 +98,7 @@ pm_registry_shmem_startup(void)
 	for (int i = 0; i < REGISTRY_WORDS(nslots); i++)
 		pg_atomic_init_u64(&registry->live[i], 0);
 	memset(registry_procnos, 0, sizeof(int32) * nslots);
+	memset(registry_leaving, 0, sizeof(int32) * nslots);
 }
 
 /*
@@ -115,6 +119,7 @@ pm_registry_enter(void)
 		return;
 	}
 	registry_procnos[slot] = (int32) (MyProc - ProcGlobal->allProcs);
+	registry_leaving[slot] = 0;
 	/* a full barrier: the PGPROC index is visible before the bit */
 	pg_atomic_fetch_or_u64(&registry->live[slot / 64],
 						   UINT64CONST(1) << (slot % 64));
@@ -129,6 +134,8 @@ pm_registry_leave(void)
 
 	if (registry == NULL || slot < 0)
 		return;
+	/* a full barrier: who left is visible before the bit is gone */
+	registry_leaving[slot] = MyProcPid;
 	pg_atomic_fetch_and_u64(&registry->live[slot / 64],
 							~(UINT64CONST(1) << (slot % 64)));
 	my_registered_slot = -1;
@@ -214,10 +221,16 @@ pm_registry_audit_begin(void)
 	pm_audit_begin(&audit_state);
 }
 
-/* A client backend this audit read whose slot the registry does not hold. */
+/*
+ * A client backend this audit read whose slot the registry does not hold.
+ * One that left the registry itself is on its way out, however long its
+ * exit takes (aborting a large transaction can take seconds): not a miss.
+ */
 void
 pm_registry_audit_note(const PmStatusEntry *entry)
 {
+	if (registry_leaving[entry->slot] == entry->pid)
+		return;
 	pm_audit_note(&audit_state, entry->pid, entry->backend_start);
 }
 

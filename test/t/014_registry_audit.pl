@@ -4,7 +4,8 @@
 # while it audits raise no false alarm; sessions the hook never saw (another
 # library's hook that does not chain to ours, simulated here with the hidden
 # test setting pool_monitor.debug_skip_registry) are found, reported with a
-# WARNING, and counted by every sample from then on.
+# WARNING, and counted by every sample from then on.  A session whose exit
+# lingers after it has left the registry is not taken for a miss.
 use strict;
 use warnings;
 use IPC::Run;
@@ -49,6 +50,32 @@ is($agreed, 3 * $audit_every, 'every sample, audits included, saw the 3 held ses
 unlike(substr(slurp_file($node->logfile), $offset), qr/never saw/,
 	'no false alarm while sessions came and went');
 release_sessions($node, @held);
+
+# a session whose exit takes long (as aborting a transaction that created
+# many relations does): it has left the registry but stays in its slot
+# through two audits, and is neither counted nor taken for a miss
+my $slow = hold_session($node, 'slow', 'idle');
+$slow->query_safe("SET pool_monitor.debug_exit_delay = '20s'");
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($slow->{pm_pid})");
+my $counted = 0;
+for (1 .. 2 * $audit_every + 1)
+{
+	sample_now($node);
+	$counted++ if $node->safe_psql('postgres', q{
+		SELECT count(*) FROM pool_monitor.pools WHERE application_name = 'slow'
+		   AND total > 0}) ne '0';
+}
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE pid = $slow->{pm_pid}"),
+	'1', 'the slow session was still exiting through two audits');
+is($counted, 0, 'no sample counted it');
+unlike(substr(slurp_file($node->logfile), $offset), qr/never saw/,
+	'and no audit took it for a session the hook never saw');
+$slow->{run}->kill_kill;
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $slow->{pm_pid}")
+  or die 'the slow session never ended';
 
 # sessions the hook does not register
 $node->safe_psql('postgres', q{
