@@ -290,6 +290,24 @@ client_authentication(struct Port *port, int status)
 }
 
 /*
+ * Refusals reach emit_log_hook only as their FATAL is logged, which it is
+ * at every log_min_messages but "panic".  Tell whoever reads the counts
+ * (summary, rejections) that they miss every refusal then.  The level that
+ * counts is the configured one, not one a reader has SET.
+ */
+void
+pm_warn_if_refusals_uncounted(void)
+{
+	const char *level = GetConfigOptionResetString("log_min_messages");
+
+	if (level != NULL && pg_strcasecmp(level, "panic") == 0)
+		ereport(WARNING,
+				(errmsg("pool_monitor does not count refused connections while log_min_messages is \"panic\""),
+				 errdetail("Connections refused with SQLSTATE 53300 are seen only as their FATAL message is logged."),
+				 errhint("Set log_min_messages to \"fatal\" or a lower level.")));
+}
+
+/*
  * emit_log_hook: count FATAL refusals with SQLSTATE 53300.  Runs in
  * processes without a PGPROC: atomics only, nothing that allocates, locks
  * or can fail.

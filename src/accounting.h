@@ -136,6 +136,9 @@ typedef struct PmAlertRing
 	PmAlert		entries[PM_ALERT_RING_SIZE];
 } PmAlertRing;
 
+/* warns when log_min_messages keeps refusals from being counted */
+extern void pm_warn_if_refusals_uncounted(void);
+
 /* settings (accounting.c) */
 extern int	pm_alert_utilization;
 extern int	pm_alert_cooldown_s;

@@ -114,6 +114,7 @@ pm_get_rejections(PG_FUNCTION_ARGS)
 	uint64		counts[PM_REJECT_KINDS];
 
 	pm_require_shared();
+	pm_warn_if_refusals_uncounted();
 	pm_init_materialized_srf(fcinfo);
 
 	LWLockAcquire(pm_shared->lock, LW_SHARED);

@@ -153,6 +153,7 @@ pm_get_summary(PG_FUNCTION_ARGS)
 	TimestampTz stats_reset;
 
 	pm_require_shared();
+	pm_warn_if_refusals_uncounted();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
