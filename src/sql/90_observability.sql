@@ -64,11 +64,14 @@ AS $fn$
 DECLARE
     s       @extschema@.summary;
     ps      @extschema@.pools[];
+    iit     @extschema@.connections[];
     result  text := '';
 BEGIN
     -- one read of each view, so that every family shows the same sample
     SELECT * INTO s FROM @extschema@.summary;
     SELECT coalesce(array_agg(p), '{}') INTO ps FROM @extschema@.pools p;
+    SELECT coalesce(array_agg(c), '{}') INTO iit FROM @extschema@.connections c
+     WHERE c.state IN ('idle in transaction', 'idle in transaction (aborted)');
 
     result := result
     || @extschema@.metrics_family('pool_monitor_worker_up', 'gauge',
@@ -202,7 +205,27 @@ BEGIN
         'Sessions of a pool the idle policy ended since first seen or reset().',
         (SELECT string_agg(@extschema@.metrics_sample('pool_monitor_pool_terminated_total',
             @extschema@.metrics_pool_labels(p.database, p.role, p.application_name, p.client_addr),
-            p.terminated), '') FROM unnest(ps) p));
+            p.terminated), '') FROM unnest(ps) p))
+    -- a session belongs to the pool of its key, or to the overflow row
+    -- when no pool has that key; pools without such sessions have no sample
+    || @extschema@.metrics_family('pool_monitor_pool_longest_idle_in_transaction_seconds', 'gauge',
+        'How long the longest idle-in-transaction session of a pool has been so.',
+        (SELECT string_agg(@extschema@.metrics_sample('pool_monitor_pool_longest_idle_in_transaction_seconds',
+            @extschema@.metrics_pool_labels(p.database, p.role, p.application_name, p.client_addr),
+            extract(epoch FROM l.longest)::numeric), '')
+           FROM unnest(ps) p,
+                LATERAL (SELECT max(c.idle_for) AS longest
+                           FROM unnest(iit) c
+                          WHERE CASE WHEN p.overflow THEN NOT EXISTS (
+                                         SELECT FROM unnest(ps) q
+                                          WHERE NOT q.overflow
+                                            AND (q.database, q.role, q.application_name, q.client_addr)
+                                                IS NOT DISTINCT FROM
+                                                (c.database, c.role, c.application_name, c.client_addr))
+                                ELSE (p.database, p.role, p.application_name, p.client_addr)
+                                     IS NOT DISTINCT FROM
+                                     (c.database, c.role, c.application_name, c.client_addr)
+                                END) l));
 
     RETURN result;
 END

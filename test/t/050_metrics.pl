@@ -1,7 +1,8 @@
 # 050_metrics.pl: pool_monitor.metrics() on a node with sessions held in
 # several pools passes `promtool check metrics`, declares HELP and TYPE for
 # every family, names counters *_total and nothing else, escapes label
-# values, and reports the counts the views show.
+# values, and reports the counts the views show, per pool too: the idle
+# policy's terminations and the longest idle in transaction.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -9,7 +10,14 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use PoolMonitorTest;
 
-my $node = pm_node('metrics');
+# the idle policy ends idle sessions of over a second, only when
+# prune_now() says so
+my $node = pm_node('metrics', conf => q{
+pool_monitor.idle_lifetime = 1
+pool_monitor.min_idle_per_pool = 0
+pool_monitor.prune_interval = '1d'
+});
+$node->safe_psql('postgres', 'CREATE ROLE app LOGIN');
 
 # an application name with a double quote and a backslash in it
 my $odd_app = q{api "v2" \ main};
@@ -18,6 +26,20 @@ my @held;
 push @held, hold_session($node, $odd_sql, 'idle') for 1 .. 3;
 push @held, hold_session($node, 'worker', 'idle in transaction') for 1 .. 2;
 push @held, hold_session($node, 'batch', 'active');
+
+# a session of pool "pruned" that the idle policy ends (the others belong
+# to the superuser, whom the policy leaves alone), so that the pool's
+# termination counter is 1
+my $pruned = hold_session($node, 'pruned', 'idle', user => 'app');
+$node->poll_query_until('postgres', qq{
+	SELECT clock_timestamp() - state_change > interval '1.2 s'
+	  FROM pg_stat_activity WHERE pid = $pruned->{pm_pid} AND state = 'idle'})
+  or die 'the session of pool pruned never became idle for over a second';
+is($node->safe_psql('postgres', 'SELECT pid FROM pool_monitor.prune_now()'),
+	$pruned->{pm_pid}, 'the idle policy ends the session of pool pruned');
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $pruned->{pm_pid}")
+  or die 'the session of pool pruned did not end';
 sample_now($node);
 
 my $metrics = $node->safe_psql('postgres', 'SELECT pool_monitor.metrics()');
@@ -77,6 +99,27 @@ like($metrics,
 	'per-pool peak busy');
 like($metrics, qr/^pool_monitor_pool_longest_idle_seconds\{[^}]*application="\Q$escaped\E"/m,
 	'per-pool longest idle');
+like($metrics,
+	qr/^pool_monitor_pool_terminated_total\{database="postgres",role="app",application="pruned",client_addr=""\} 1$/m,
+	'per-pool terminations: pool pruned lost its session to the idle policy');
+like($metrics, qr/^pool_monitor_pool_terminated_total\{[^}]*application="worker"[^}]*\} 0$/m,
+	'per-pool terminations: none in pool worker');
+# the longest idle in transaction of pool worker, as connections shows it
+# in the same sample (extract() is numeric from 14, double precision
+# before: compare numbers)
+my $worker_iit = $node->safe_psql('postgres', q{
+	SELECT extract(epoch FROM max(idle_for))::numeric FROM pool_monitor.connections
+	 WHERE application_name = 'worker'
+	   AND state IN ('idle in transaction', 'idle in transaction (aborted)')});
+my ($worker_iit_series) = $metrics =~
+  /^pool_monitor_pool_longest_idle_in_transaction_seconds\{database="postgres",role="[^"]+",application="worker",client_addr=""\} ([0-9.e+-]+)$/m;
+ok(defined $worker_iit_series && $worker_iit ne '' && $worker_iit_series == $worker_iit,
+	"per-pool longest idle in transaction of pool worker: $worker_iit s")
+  or diag('series: ', $worker_iit_series // 'none', ', connections: ', $worker_iit);
+is( join(' ', sort map { /application="([^"]*)"/ }
+	  $metrics =~ /^pool_monitor_pool_longest_idle_in_transaction_seconds\{[^}]*\}/mg),
+	'worker',
+	'only pool worker, the one holding sessions idle in transaction, has that series');
 is( $node->safe_psql('postgres',
 		q{SELECT pool_monitor.metrics_label(E'a\\\\b"c\nd')}),
 	q{a\\\\b\\"c\\nd}, 'label escaping: backslash, double quote, newline');
@@ -97,5 +140,6 @@ for my $pair ([ connections_opened => 'pool_monitor_connections_opened_total' ],
 }
 
 release_sessions($node, @held);
+$pruned->{run}->kill_kill;
 $node->stop;
 done_testing();

@@ -19,10 +19,30 @@ my $exporter = '/usr/bin/prometheus-postgres-exporter';
 my $queries = getcwd() . '/docs/prometheus/queries.yaml';
 ok(-x $exporter, 'postgres_exporter is installed') or BAIL_OUT('no exporter');
 
-my $node = pm_node('exporter');
+# the idle policy ends idle sessions of over a second, only when
+# prune_now() says so
+my $node = pm_node('exporter', conf => q{
+pool_monitor.idle_lifetime = 1
+pool_monitor.min_idle_per_pool = 0
+pool_monitor.prune_interval = '1d'
+});
+$node->safe_psql('postgres', 'CREATE ROLE app LOGIN');
 my @held;
 push @held, hold_session($node, 'api', 'idle') for 1 .. 3;
 push @held, hold_session($node, 'worker', 'idle in transaction');
+
+# a session of pool "pruned" that the idle policy ends (the others belong
+# to the superuser, whom the policy leaves alone)
+my $pruned = hold_session($node, 'pruned', 'idle', user => 'app');
+$node->poll_query_until('postgres', qq{
+	SELECT clock_timestamp() - state_change > interval '1.2 s'
+	  FROM pg_stat_activity WHERE pid = $pruned->{pm_pid} AND state = 'idle'})
+  or die 'the session of pool pruned never became idle for over a second';
+is($node->safe_psql('postgres', 'SELECT pid FROM pool_monitor.prune_now()'),
+	$pruned->{pm_pid}, 'the idle policy ends the session of pool pruned');
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $pruned->{pm_pid}")
+  or die 'the session of pool pruned did not end';
 sample_now($node);
 
 my $port = PostgreSQL::Test::Cluster::get_free_port();
@@ -72,19 +92,43 @@ like($body,
 like($body,
 	qr/^pool_monitor_pool_peak_connections\{(?=[^}]*application="api")[^}]*\} 3$/m,
 	'per-pool peak');
-# the accounting counters carry metrics()'s names
+like($body,
+	qr/^pool_monitor_pool_terminated_total\{(?=[^}]*application="pruned")(?=[^}]*role="app")(?=[^}]*database="postgres")[^}]*\} 1$/m,
+	'per-pool terminations of pruned');
+like($body, qr/^pool_monitor_pool_terminated_total\{(?=[^}]*application="api")[^}]*\} 0$/m,
+	'per-pool terminations of api: none');
+# the longest idle in transaction of pool worker, as connections shows it
+# in the latest sample, and no such series for the pools without
+my $worker_iit = $node->safe_psql('postgres', q{
+	SELECT extract(epoch FROM max(idle_for))::numeric FROM pool_monitor.connections
+	 WHERE application_name = 'worker' AND state = 'idle in transaction'});
+my ($worker_iit_series) = $body =~
+  /^pool_monitor_pool_longest_idle_in_transaction_seconds\{(?=[^}]*application="worker")[^}]*\} (\S+)$/m;
+ok(defined $worker_iit_series && $worker_iit ne ''
+	  && abs($worker_iit_series - $worker_iit) < 1e-6,
+	"per-pool longest idle in transaction of worker: $worker_iit s")
+  or diag('series: ', $worker_iit_series // 'none', ', connections: ', $worker_iit);
+is( join(' ', sort map { /application="([^"]*)"/ }
+	  $body =~ /^pool_monitor_pool_longest_idle_in_transaction_seconds\{[^}]*\}/mg),
+	'worker', 'only pool worker has a longest idle in transaction series');
+# the counters, and the families the alerting rules read beside them,
+# carry metrics()'s names and types
 my $metrics = $node->safe_psql('postgres', 'SELECT pool_monitor.metrics()');
 for my $family (qw(connections_opened_total connections_closed_total
-	connections_rejected_total peak_connections terminated_total alerts_total))
+	connections_rejected_total peak_connections terminated_total alerts_total
+	pool_terminated_total pool_longest_idle_in_transaction_seconds))
 {
-	like($metrics, qr/^pool_monitor_$family /m, "metrics() has pool_monitor_$family");
-	like($body, qr/^# TYPE pool_monitor_$family (counter|gauge)$/m,
-		"the exporter has pool_monitor_$family too");
+	my ($type) = $metrics =~ /^# TYPE pool_monitor_$family (counter|gauge)$/m;
+	$type //= 'missing';
+	like($metrics, qr/^pool_monitor_$family[{ ]/m, "metrics() has pool_monitor_$family, a $type");
+	like($body, qr/^# TYPE pool_monitor_$family $type$/m,
+		"the exporter has pool_monitor_$family too, a $type");
 }
 like($body, qr/^pg_exporter_last_scrape_error(\{[^}]*\})? 0$/m,
 	'no query of queries.yaml failed');
 
 $run->kill_kill;
 release_sessions($node, @held);
+$pruned->{run}->kill_kill;
 $node->stop;
 done_testing();

@@ -102,11 +102,15 @@ for my $namespace (keys %$queries)
 	}
 }
 # and each is a family of metrics() under the same name, so the rules read
-# the same series whichever of the two a server is scraped through
+# the same series whichever of the two a server is scraped through (a
+# session idle in transaction, so that the families of such sessions have
+# samples)
 my $node = pm_node('rules');
+my $held = hold_session($node, 'rules', 'idle in transaction');
 sample_now($node);
 my %family = map { $_ => 1 }
   $node->safe_psql('postgres', 'SELECT pool_monitor.metrics()') =~ /^# TYPE (\S+) /mg;
+release_sessions($node, $held);
 $node->stop;
 is(join(' ', grep { !$family{$_} && $_ ne 'pg_up' } sort keys %exported), '',
 	'every series queries.yaml exports has the name of a metrics() family');
@@ -115,10 +119,11 @@ my (@unknown, %read);
 for my $rule (@alerts, @records)
 {
 	# the expression without its strings (label values may look like
-	# names), and the annotations, whose templates may query series
+	# names) and label matchers, and the annotations, whose templates may
+	# query series
 	(my $text = $rule->{expr}) =~ s/"[^"]*"//g;
-	$text = join("\n", $text, values %{ $rule->{annotations} // {} });
 	1 while $text =~ s/\{[^{}]*\}//g;
+	$text = join("\n", $text, values %{ $rule->{annotations} // {} });
 	for my $name ($text =~ /\b((?:pool_monitor_|pg_up\b)[a-z_]*|[a-z]+:[a-z_]+:[a-z0-9_]+)/g)
 	{
 		$read{$name} = 1;
