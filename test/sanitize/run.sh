@@ -9,9 +9,10 @@
 #      is reused (test/matrix/build-server.sh MAJOR cassert);
 #   2. builds pool_monitor against that server with -fsanitize=address,undefined
 #      and installs it there (never into the system PostgreSQL);
-#   3. runs pg_regress and the TAP suite (or the given .pl files) as the
-#      postgres user with gcc's libasan preloaded into every process the
-#      tests start, so the servers load the instrumented library;
+#   3. runs pg_regress and the TAP suite (or the given .pl files; by
+#      default all but those marked "matrix: once") as the postgres user
+#      with gcc's libasan preloaded into every process the tests start, so
+#      the servers load the instrumented library;
 #   4. fails if any test failed, or if a sanitizer report, a failed
 #      assertion (TRAP), a memory-context check warning or a process killed
 #      by SIGABRT shows up, even in a process whose test still passed.
@@ -33,7 +34,10 @@ cd "$(dirname "$0")/../.."
 major=${PM_SANITIZE_MAJOR:-15}
 work=${PM_SANITIZE_DIR:-/tmp/pool_monitor-sanitize-$major}
 sanitize=${PM_SANITIZE_FLAGS:--fsanitize=address,undefined -fno-sanitize=object-size -fno-sanitize-recover=all -fno-omit-frame-pointer}
-tests=${*:-test/t/*.pl}
+# by default the TAP files that test the server side: not those marked
+# "matrix: once" (docs, packaging, the exporter, Prometheus, Grafana, the
+# benchmark's check), which exercise no C the others do not
+tests=${*:-$(grep -L '^# matrix: once\b' test/t/*.pl | tr '\n' ' ')}
 start=$SECONDS
 
 # One run at a time per server: runs share its installed pool_monitor.so.
