@@ -17,7 +17,7 @@ use PostgreSQL::Test::BackgroundPsql;
 
 use Exporter 'import';
 our @EXPORT = qw(pm_node hold_session release_sessions sample_now poll_in_session
-  worker_progress);
+  worker_progress end_by_idle_policy);
 
 # The harness's differences between versions, in one place.  Before 16.0
 # (the 16 beta tree; its BackgroundPsql has _wait_connect, not
@@ -121,6 +121,29 @@ sub release_sessions
 		"SELECT count(*) = 0 FROM pg_stat_activity WHERE pid IN ($pids)")
 	  or die "sessions $pids did not end";
 	$_->{run}->kill_kill for @sessions;
+}
+
+# Open a session of pool $app as $opts{user}, let it idle past a 1 s
+# idle_lifetime (the node's setting) and have prune_now() end it, asserting
+# that it is the one session ended; wait until its backend is gone and take
+# a sample.  Returns the session.
+sub end_by_idle_policy
+{
+	my ($node, $app, %opts) = @_;
+	my $session = hold_session($node, $app, 'idle', %opts);
+	my $pid = $session->{pm_pid};
+
+	$node->poll_query_until('postgres', qq{
+		SELECT clock_timestamp() - state_change > interval '1.2 s'
+		  FROM pg_stat_activity WHERE pid = $pid AND state = 'idle'})
+	  or die "the session of pool $app never became idle for over a second";
+	is($node->safe_psql('postgres', 'SELECT pid FROM pool_monitor.prune_now()'),
+		$pid, "the idle policy ends the session of pool $app");
+	$node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $pid")
+	  or die "the session of pool $app did not end";
+	sample_now($node);
+	return $session;
 }
 
 # Run $query in an open session until its last line of output is 't';

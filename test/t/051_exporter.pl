@@ -33,17 +33,7 @@ push @held, hold_session($node, 'worker', 'idle in transaction');
 
 # a session of pool "pruned" that the idle policy ends (the others belong
 # to the superuser, whom the policy leaves alone)
-my $pruned = hold_session($node, 'pruned', 'idle', user => 'app');
-$node->poll_query_until('postgres', qq{
-	SELECT clock_timestamp() - state_change > interval '1.2 s'
-	  FROM pg_stat_activity WHERE pid = $pruned->{pm_pid} AND state = 'idle'})
-  or die 'the session of pool pruned never became idle for over a second';
-is($node->safe_psql('postgres', 'SELECT pid FROM pool_monitor.prune_now()'),
-	$pruned->{pm_pid}, 'the idle policy ends the session of pool pruned');
-$node->poll_query_until('postgres',
-	"SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $pruned->{pm_pid}")
-  or die 'the session of pool pruned did not end';
-sample_now($node);
+my $pruned = end_by_idle_policy($node, 'pruned', user => 'app');
 
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 local $ENV{DATA_SOURCE_NAME} = sprintf(
