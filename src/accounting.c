@@ -430,8 +430,9 @@ pm_accounting_shmem_startup(void)
 
 /*
  * Part of reset(): counters restart from now, the peak from the sessions
- * open now, the alerts ring empties and the alert cooldowns end.  Caller holds pm_shared->lock
- * exclusively.
+ * open now, and the alerts ring empties (the worker ends the alert
+ * cooldowns when it sees the new stats_reset).  Caller holds
+ * pm_shared->lock exclusively.
  */
 void
 pm_accounting_reset(void)
@@ -449,8 +450,6 @@ pm_accounting_reset(void)
 	pm_alert_ring->raised_at_reset = pm_alert_ring->raised;
 	pm_alert_ring->next = 0;
 	pm_alert_ring->count = 0;
-	/* the worker's policy forgets its cooldowns at its next sample */
-	pm_alert_ring->resets++;
 }
 
 /*

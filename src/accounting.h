@@ -129,8 +129,8 @@ typedef struct PmAlertRing
 	uint64		rejected_reported[PM_REJECT_KINDS]; /* per kind, as policy */
 	uint64		raised;			/* alerts since start */
 	uint64		raised_at_reset;
-	uint32		resets;			/* reset() calls, counted by reset() */
-	uint32		resets_seen;	/* the worker's policy has forgotten these */
+	TimestampTz reset_seen;		/* the last reset() the policy has forgotten
+								 * its cooldowns for (pm_shared->stats_reset) */
 	int32		next;
 	int32		count;
 	PmAlert		entries[PM_ALERT_RING_SIZE];

@@ -245,7 +245,7 @@ raise_rejected(const PmSummary *summary, TimestampTz now, uint64 count,
 
 /*
  * Decide and raise the alerts of the sample just published.  Worker only.
- * The policy's state (and resets_seen) is written by the worker alone, so
+ * The policy's state (and reset_seen) is written by the worker alone, so
  * reading and updating it needs no lock; the ring's readers never look at
  * it.
  */
@@ -255,7 +255,7 @@ pm_alerts_after_sample(const PmSummary *summary, TimestampTz now)
 	PmAlertInput input;
 	PmAlertDecision decision;
 	uint64		by_kind[PM_REJECT_KINDS];
-	uint32		resets;
+	TimestampTz stats_reset;
 
 	input.now_us = now;
 	input.utilization = pm_utilization(summary);
@@ -270,12 +270,12 @@ pm_alerts_after_sample(const PmSummary *summary, TimestampTz now)
 
 	/* a reset() since the last sample ends the episode and the cooldowns */
 	LWLockAcquire(pm_shared->lock, LW_SHARED);
-	resets = pm_alert_ring->resets;
+	stats_reset = pm_shared->stats_reset;
 	LWLockRelease(pm_shared->lock);
-	if (resets != pm_alert_ring->resets_seen)
+	if (stats_reset != pm_alert_ring->reset_seen)
 	{
 		pm_alert_forget(&pm_alert_ring->policy);
-		pm_alert_ring->resets_seen = resets;
+		pm_alert_ring->reset_seen = stats_reset;
 	}
 
 	decision = pm_alert_decide(&pm_alert_ring->policy, &input);

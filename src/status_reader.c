@@ -295,7 +295,8 @@ pm_status_prefetch(int slot)
 
 /*
  * Copy slot "slot" (0-based) into *entry if it holds a client backend
- * that has authenticated; false otherwise.  The copy is consistent: one version of the entry.
+ * that has authenticated; false otherwise.  The copy is consistent: one
+ * version of the entry.
  */
 bool
 pm_read_client_backend(int slot, PmStatusEntry *entry)
