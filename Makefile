@@ -20,6 +20,7 @@ OBJS = \
 	src/registry_audit.o \
 	src/sampler.o \
 	src/pool_table.o \
+	src/pool_index.o \
 	src/worker.o \
 	src/sql_api.o \
 	src/pool_advice.o \

@@ -21,8 +21,8 @@
  * touches atomics: no lock, no allocation, and it checks pm_accounting for
  * NULL first.
  *
- * The pool a session opens into is found in the pool table under a shared
- * lock.  A pool with no slot yet is noted in a short pending list under the
+ * The pool a session opens into is found through the pool index
+ * (pool_index.c) under a shared lock.  A pool with no slot yet is noted in a short pending list under the
  * exclusive lock; the worker credits it at its next sample, creating the
  * slot if the pool's sessions came and went between samples.  Either way
  * each session is credited exactly once: the worker publishes slots and
@@ -146,39 +146,30 @@ pm_accounting_count_terminated(uint64 n)
 		pg_atomic_fetch_add_u64(&pm_accounting->terminated_total, n);
 }
 
-/* The slot of a pool in the table, or -1.  Caller holds pm_shared->lock. */
-static int
-find_pool_slot(const PmPoolKey *key)
-{
-	for (int i = 0; i < pm_shared->pools_used; i++)
-		if (pm_pools[i].in_use &&
-			memcmp(&pm_pools[i].key, key, sizeof(PmPoolKey)) == 0)
-			return i;
-	return -1;
-}
-
 /*
- * Note one open of a pool with no slot.  Caller holds pm_shared->lock
+ * Note "count" opens of a pool with no slot, for the worker to credit at
+ * its next sample: from a backend's start-up, or from the worker as it
+ * hands a pool's slot to another pool.  Caller holds pm_shared->lock
  * exclusively: no allocation, no error.
  */
-static void
-add_pending_open(const PmPoolKey *key)
+void
+pm_accounting_add_pending(const PmPoolKey *key, uint64 count)
 {
 	PmAccounting *acct = pm_accounting;
 
 	for (int i = 0; i < acct->npending; i++)
 		if (memcmp(&acct->pending[i].key, key, sizeof(PmPoolKey)) == 0)
 		{
-			acct->pending[i].count++;
+			acct->pending[i].count += count;
 			return;
 		}
 	if (acct->npending >= acct->pending_capacity)
 	{
-		acct->pending_dropped++;
+		acct->pending_dropped += count;
 		return;
 	}
 	acct->pending[acct->npending].key = *key;
-	acct->pending[acct->npending].count = 1;
+	acct->pending[acct->npending].count = count;
 	acct->npending++;
 }
 
@@ -204,7 +195,7 @@ credit_pool_open(void)
 	pm_make_pool_key(&key, dbid, roleid, addr, appname);
 
 	LWLockAcquire(pm_shared->lock, LW_SHARED);
-	slot = find_pool_slot(&key);
+	slot = pm_pool_index_find(&key);
 	if (slot >= 0)
 		pg_atomic_fetch_add_u64(&pm_pools[slot].opened, 1);
 	LWLockRelease(pm_shared->lock);
@@ -213,11 +204,11 @@ credit_pool_open(void)
 
 	/* look again under the exclusive lock: the worker may have just added it */
 	LWLockAcquire(pm_shared->lock, LW_EXCLUSIVE);
-	slot = find_pool_slot(&key);
+	slot = pm_pool_index_find(&key);
 	if (slot >= 0)
 		pg_atomic_fetch_add_u64(&pm_pools[slot].opened, 1);
 	else
-		add_pending_open(&key);
+		pm_accounting_add_pending(&key, 1);
 	LWLockRelease(pm_shared->lock);
 }
 

@@ -155,6 +155,7 @@ extern void pm_accounting_shmem_startup(void);
 extern void pm_accounting_reset(void);
 extern void pm_accounting_close_interval(PmHistoryEntry *entry);
 extern int	pm_accounting_take_pending(PmPendingOpen *out, int capacity);
+extern void pm_accounting_add_pending(const PmPoolKey *key, uint64 count);
 extern void pm_accounting_count_terminated(uint64 n);
 extern void pm_accounting_event_totals(PmEventTotals *totals);
 extern const char *pm_reject_kind_name(PmRejectKind kind);

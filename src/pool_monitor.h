@@ -219,6 +219,13 @@ extern void pm_pool_table_attach(void);
 extern void pm_pool_table_assign(PmSample *sample);
 extern void pm_pool_table_apply(TimestampTz now);
 
+/* the shared index from pool key to slot (pool_index.c) */
+extern Size pm_pool_index_shmem_size(void);
+extern void pm_pool_index_shmem_startup(void);
+extern int	pm_pool_index_find(const PmPoolKey *key);
+extern void pm_pool_index_move(const PmPoolKey *old_key, const PmPoolKey *key,
+							   int slot);
+
 /* pool_advice figures (pool_advice.c); caller holds the lock exclusively */
 extern void pm_pool_start_advice(PmPool *pool);
 extern void pm_pool_track_busy(PmPool *pool, const PmCounts *counts);

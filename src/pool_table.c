@@ -18,7 +18,14 @@
  * Sessions opened into a pool that had no slot yet (accounting.c) reach
  * the worker as pending opens; pm_pool_table_credit() gives them a slot,
  * creating one if the pool's sessions all came and went between samples,
- * and pm_pool_table_apply() adds them to the slot's "opened".
+ * and pm_pool_table_apply() adds them to the slot's "opened".  Backends
+ * find a pool's slot through the shared pool index (pool_index.c), which
+ * pm_pool_table_apply() keeps in step with the slots' keys.
+ *
+ * When a slot passes from one pool to another, the opens credited to the
+ * old pool since the latest sample have been in no sample yet; they go
+ * back to the pending list, so that the old pool's next slot gets them
+ * and no open is lost in the hand-over.
  *
  *-------------------------------------------------------------------------
  */
@@ -57,6 +64,10 @@ static int	nnew_slots = 0;
 static SlotAggregate *aggregates = NULL;	/* max_pools + 1 entries */
 static uint64 *credits = NULL;	/* pending opens per slot, max_pools + 1 */
 
+/* each slot's "opened" as the latest sample published it, max_pools + 1 */
+static uint64 *opened_published = NULL;
+static TimestampTz reset_published = 0; /* stats_reset at that sample */
+
 static inline int
 overflow_slot(void)
 {
@@ -86,6 +97,8 @@ pm_pool_table_attach(void)
 									sizeof(SlotAggregate) * (pm_max_pools + 1));
 	credits = MemoryContextAllocZero(TopMemoryContext,
 									 sizeof(uint64) * (pm_max_pools + 1));
+	opened_published = MemoryContextAllocZero(TopMemoryContext,
+											  sizeof(uint64) * (pm_max_pools + 1));
 
 	/*
 	 * Copy the keys out under the lock and fill the map after it: entering
@@ -100,7 +113,9 @@ pm_pool_table_attach(void)
 		in_use[i] = pm_pools[i].in_use;
 		if (in_use[i])
 			keys[i] = pm_pools[i].key;
+		opened_published[i] = pg_atomic_read_u64(&pm_pools[i].opened);
 	}
+	reset_published = pm_shared->stats_reset;
 	LWLockRelease(pm_shared->lock);
 
 	for (int i = 0; i < slots_used; i++)
@@ -263,6 +278,32 @@ start_pool(PmPool *pool, const PmPoolKey *key, TimestampTz now)
 	pm_pool_start_advice(pool);
 }
 
+/*
+ * Give slot "slot" to the pool "key", handing the late opens of the pool
+ * that held it, if any, back to the pending list.  Caller holds
+ * pm_shared->lock exclusively.
+ */
+static void
+hand_over_slot(int slot, const PmPoolKey *key, TimestampTz now)
+{
+	PmPool	   *pool = &pm_pools[slot];
+	const PmPoolKey *old_key = NULL;
+
+	if (pool->in_use)
+	{
+		/* a reset() since the latest sample zeroed "opened": all are late */
+		uint64		published = (pm_shared->stats_reset == reset_published) ?
+			opened_published[slot] : 0;
+		uint64		late = pg_atomic_read_u64(&pool->opened) - published;
+
+		if (late > 0)
+			pm_accounting_add_pending(&pool->key, late);
+		old_key = &pool->key;
+	}
+	pm_pool_index_move(old_key, key, slot);
+	start_pool(pool, key, now);
+}
+
 static void
 publish_slot(PmPool *pool, const SlotAggregate *agg, TimestampTz now)
 {
@@ -286,7 +327,7 @@ pm_pool_table_apply(TimestampTz now)
 	PmPool	   *overflow = &pm_pools[overflow_slot()];
 
 	for (int i = 0; i < nnew_slots; i++)
-		start_pool(&pm_pools[new_slots[i].slot], &new_slots[i].key, now);
+		hand_over_slot(new_slots[i].slot, &new_slots[i].key, now);
 	pm_shared->pools_used = slots_used;
 
 	for (int i = 0; i < slots_used; i++)
@@ -302,9 +343,10 @@ pm_pool_table_apply(TimestampTz now)
 
 	for (int i = 0; i <= pm_max_pools; i++)
 	{
-		if (credits[i] == 0)
-			continue;
-		pg_atomic_fetch_add_u64(&pm_pools[i].opened, credits[i]);
+		if (credits[i] != 0)
+			pg_atomic_fetch_add_u64(&pm_pools[i].opened, credits[i]);
 		credits[i] = 0;
+		opened_published[i] = pg_atomic_read_u64(&pm_pools[i].opened);
 	}
+	reset_published = pm_shared->stats_reset;
 }

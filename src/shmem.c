@@ -6,8 +6,9 @@
  *
  * Layout: a fixed PmShared struct, then three arrays in chunks of their
  * own, sized once at server start from max_connections, max_pools and
- * history_size.  One LWLock guards them; counters that backends bump from
- * hooks are atomics and need no lock.
+ * history_size, and the pool index (pool_index.c).  One LWLock guards
+ * them; counters that backends bump from hooks are atomics and need no
+ * lock.
  *
  *-------------------------------------------------------------------------
  */
@@ -65,6 +66,7 @@ pm_shmem_request(void)
 	size = add_size(size, MAXALIGN(connections_size()));
 	size = add_size(size, MAXALIGN(pools_size()));
 	size = add_size(size, MAXALIGN(history_size()));
+	size = add_size(size, pm_pool_index_shmem_size());
 	size = add_size(size, pm_terminations_shmem_size());
 	size = add_size(size, pm_registry_shmem_size());
 	RequestAddinShmemSpace(size);
@@ -109,6 +111,7 @@ pm_shmem_startup(void)
 								 &found);
 	if (!found)
 		init_shared();
+	pm_pool_index_shmem_startup();
 	pm_terminations_shmem_startup();
 	pm_registry_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);

@@ -7,7 +7,7 @@
 #
 #   bench.pl [--seconds 30] [--pairs 2] [--out docs/benchmarks.md]
 #            [--churn-pairs 30] [--churn-seconds 2]
-#            [--side-runs 15] [--side-seconds 5] [--sections 1,2,3,4,5]
+#            [--side-runs 15] [--side-seconds 5] [--sections 1,2,3,4,5,6]
 use strict;
 use warnings;
 
@@ -20,7 +20,7 @@ use PoolMonitorBench;
 
 my %opt = (seconds => 30, pairs => 2, out => 'docs/benchmarks.md',
 	'churn-pairs' => 30, 'churn-seconds' => 2, 'side-runs' => 15,
-	'side-seconds' => 5, sections => '1,2,3,4,5');
+	'side-seconds' => 5, sections => '1,2,3,4,5,6');
 GetOptions(\%opt, 'seconds=i', 'pairs=i', 'out=s', 'sections=s',
 	'churn-pairs=i', 'churn-seconds=i', 'side-runs=i', 'side-seconds=i')
   or die "bad options\n";
@@ -261,6 +261,44 @@ if ($run{5})
 	{
 		say_md("- could not run: $@");
 	}
+}
+
+if ($run{6})
+{
+	# 6. connection start-up against the number of pools in the table
+	my @one = instructions_per_connection(pool_monitor => 1, pools => 1);
+	my @many = instructions_per_connection(pool_monitor => 1, pools => 200);
+	my $one = bench_cluster('pools1', pool_monitor => 1, scale => 1,
+		conf => $PoolMonitorBench::API_SETTINGS);
+	my $many = bench_cluster('pools200', pool_monitor => 1, scale => 1,
+		conf => $PoolMonitorBench::API_SETTINGS);
+	fill_pool_table($one, 1);
+	fill_pool_table($many, 200);
+	my $rs = $opt{'side-seconds'};
+	my @ratios;
+	for (1 .. $opt{'side-runs'})
+	{
+		my ($a, $b) = run_pgbench_together([ $many, $one ], builtin => 'select-only',
+			clients => 1, jobs => 1, seconds => $rs, connect => 1);
+		push @ratios, $a->{tps} / $b->{tps};
+	}
+	$one->stop;
+	$many->stop;
+	say_md('', '## 6. Connection start-up by number of pools', '',
+		'A session\'s start-up credits its open to its pool, found by key in the',
+		'shared pool table.  Two clusters with pool_monitor, one whose table holds',
+		'1 pool and one whose table holds 200; every measured session belongs to',
+		'the pool made last.', '',
+		'| pools in the table | instructions per connection (median) | min | max |',
+		'|---|---|---|---|',
+		sprintf('| 1 | %d | %d | %d |', @one),
+		sprintf('| 200 | %d | %d | %d |', @many), '',
+		sprintf('200 pools cost %+d instructions per connection against 1 (%+.3f%%).',
+			$many[0] - $one[0], ($many[0] - $one[0]) * 100 / $one[0]), '',
+		sprintf('Connection churn (pgbench -C, 1 client) on both clusters side by side, %d runs of %d s:',
+			$opt{'side-runs'}, $rs), '',
+		'| tps ratio 200 pools / 1 pool, median | 25th percentile | 75th percentile |',
+		'|---|---|---|', sprintf('| %.3f | %.3f | %.3f |', quartiles(\@ratios)));
 }
 
 if ($opt{out})

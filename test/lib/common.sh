@@ -11,7 +11,7 @@ PM_PACKAGES="postgresql-15 postgresql-server-dev-15 build-essential"
 # and Chromium that the observability tests drive
 PM_TEST_PACKAGES="postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   libipc-run-perl libcmocka-dev clang libclang-rt-14-dev prometheus
-  prometheus-postgres-exporter prometheus-alertmanager chromium"
+  prometheus-postgres-exporter prometheus-alertmanager chromium valgrind"
 
 # Install PM_PACKAGES and the packages named, those that are missing and
 # only those: naming an installed package would upgrade it.

@@ -16,7 +16,7 @@ use Time::HiRes qw(time);
 
 use Exporter 'import';
 our @EXPORT = qw(bench_cluster run_pgbench run_pgbench_together hold_idle_sessions release_held
-  sampler_cost percentile rescue_story instructions_per_connection);
+  sampler_cost percentile rescue_story instructions_per_connection fill_pool_table);
 
 # The reference API's server-side settings: prune what clients will not, keep a
 # warm floor of five per pool, as Npgsql's Minimum Pool Size=5 does.
@@ -91,7 +91,8 @@ sub server_cpu_seconds
 # the per-transaction log), failed transactions, connection time in ms, and
 # the server's CPU time per transaction in us.
 #   builtin => 'select-only' | 'tpcb-like'   or   files => [script, ...]
-#   clients, seconds, connect (reconnect for every transaction, -C)
+#   clients, seconds, connect (reconnect for every transaction, -C),
+#   appname (the sessions' application_name)
 sub run_pgbench
 {
 	my ($node, %o) = @_;
@@ -120,6 +121,8 @@ sub start_pgbench
 	push @cmd, map { ('-f', $_) } @{ $o{files} // [] };
 	push @cmd, '-h', $node->host, '-p', $node->port, $o{db} // 'postgres';
 
+	my @env = $o{appname} ? (PGAPPNAME => $o{appname}) : ();
+	local %ENV = (%ENV, @env);
 	$run{cpu_before} = server_cpu_seconds($node);
 	$run{h} = IPC::Run::start(\@cmd, '>', \$run{out}, '2>', \$run{err});
 	return \%run;
@@ -215,12 +218,14 @@ sub sampler_cost
 # each connect, run SELECT 1 and leave, and the median over their backends.
 # Deterministic where timings are not, so the cost of pool_monitor's
 # connection hooks shows even where throughput varies by 10% from run to
-# run.  Returns (median, min, max).
+# run.  With pools => N (pool_monitor only), the pool table holds N pools
+# first and every measured session belongs to the one made last.  Returns
+# (median, min, max).
 sub instructions_per_connection
 {
 	my (%o) = @_;
 	my $n = $o{connections} // 15;
-	my $name = $o{pool_monitor} ? 'cg_with' : 'cg_without';
+	my $name = ($o{pool_monitor} ? 'cg_with' : 'cg_without') . ($o{pools} // '');
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	my $dir = tempdir(CLEANUP => 1);
 
@@ -254,8 +259,10 @@ CONF
 	  unless $ready;
 
 	# one session first, so that every measured one finds the same caches
+	fill_pool_table($node, $o{pools}) if $o{pools};
 	my @cmd = ('psql', '-X', '-Atq', '-h', $node->host, '-p', $node->port,
-		'-d', 'postgres', '-c', 'SELECT pg_backend_pid()');
+		'-d', 'dbname=postgres' . ($o{pools} ? " application_name=bench_pool_$o{pools}" : ''),
+		'-c', 'SELECT pg_backend_pid()');
 	my @pids;
 	for (0 .. $n)
 	{
@@ -286,6 +293,25 @@ CONF
 	die 'no instruction counts read' unless @counts == @pids;
 	@counts = sort { $a <=> $b } @counts;
 	return (percentile(\@counts, 50), $counts[0], $counts[-1]);
+}
+
+# Give the pool table $n pools, bench_pool_1 to bench_pool_$n, in that
+# order: one session takes each application name in turn, with a sample
+# under each.
+sub fill_pool_table
+{
+	my ($node, $n) = @_;
+	my $sql = "CREATE EXTENSION IF NOT EXISTS pool_monitor;\n"
+	  . join('', map { "SET application_name = 'bench_pool_$_';\n"
+		  . "SELECT pool_monitor.sample_now();\n" } 1 .. $n)
+	  . "SELECT count(*) FROM pool_monitor.pools WHERE application_name LIKE 'bench_pool_%';\n";
+	my ($out, $err);
+	IPC::Run::run([ 'psql', '-X', '-Atq', '-v', 'ON_ERROR_STOP=1',
+		'-h', $node->host, '-p', $node->port, '-d', 'postgres' ],
+		'<', \$sql, '>', \$out, '2>', \$err)
+	  or die "could not fill the pool table: $err";
+	my ($pools) = $out =~ /(\d+)\s*\z/;
+	die "the pool table holds $pools bench pools, not $n" unless $pools == $n;
 }
 
 # The exhaustion-rescue story.  max_connections 60 (57 usable); a leaking

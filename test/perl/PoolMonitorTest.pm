@@ -74,11 +74,15 @@ sub worker_progress
 # transaction', 'aborted' (idle in transaction, aborted), 'active' (runs
 # $opts{sql}, default pg_sleep), or 'none' (connected, left as it is).
 # $opts{user} connects as that role instead of the bootstrap superuser.
+# The session connects as the test's own application and then takes the
+# name $app, unless $opts{connect_as_app}: then it connects as $app, and
+# its open is counted in that pool.
 # Returns the BackgroundPsql object; its pid is in ->{pm_pid}.
 sub hold_session
 {
 	my ($node, $app, $kind, %opts) = @_;
 	my $db = $opts{db} // 'postgres';
+	local $ENV{PGAPPNAME} = $opts{connect_as_app} ? $app : $ENV{PGAPPNAME};
 	my $session = $node->background_psql($db, on_error_stop => 0,
 		$opts{user} ? (extra_params => [ '-U', $opts{user} ]) : ());
 

@@ -56,5 +56,28 @@ is( $node->safe_psql('postgres', q{
 	'app_c,app_e', 'app_e took the slot of app_b, the pool seen least recently');
 
 release_sessions($node, @e);
+
+# A slot handed over keeps no open of either pool: app_c opens a session
+# that comes and goes between samples (credited to its slot at once), then
+# app_f takes that slot.  The late open goes back to app_c, which gets the
+# slot of app_e, seen least recently, at the next sample; sessions of app_f
+# opened after it has its slot are credited to it directly.
+release_sessions($node, hold_session($node, 'app_c', 'idle', connect_as_app => 1));
+my @f = (hold_session($node, 'app_f', 'idle', connect_as_app => 1));
+sample_now($node);
+is( $node->safe_psql('postgres', q{
+	SELECT string_agg(application_name, ',' ORDER BY application_name)
+	  FROM pool_monitor.pools WHERE NOT overflow AND application_name LIKE 'app_%'}),
+	'app_e,app_f', 'app_f took the slot of app_c');
+push @f, hold_session($node, 'app_f', 'idle', connect_as_app => 1);
+sample_now($node);
+is( $node->safe_psql('postgres', q{
+	SELECT string_agg(application_name || ':' || total || ':' || opened, ','
+	                  ORDER BY application_name)
+	  FROM pool_monitor.pools WHERE NOT overflow AND application_name LIKE 'app_%'}),
+	'app_c:0:1,app_f:2:2',
+	'the open app_c made before losing its slot is credited to its new slot');
+
+release_sessions($node, @f);
 $node->stop;
 done_testing();

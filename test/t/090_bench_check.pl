@@ -1,8 +1,11 @@
 # 090_bench_check.pl: the benchmark's short check mode.  Asserts only what
 # does not depend on the machine's speed: 100 concurrent clients are all
 # served with no failed transaction and p95 under 100 ms, and the
-# exhaustion-rescue story ends with the refused API served.  The
-# with/without ratios stay in the benchmark (make bench), never here.
+# exhaustion-rescue story ends with the refused API served, and a
+# connection's start-up costs about the same with 200 pools in the table
+# as with 1 (instructions counted by callgrind: deterministic, not a
+# timing).  The with/without ratios stay in the benchmark (make bench),
+# never here.
 #
 # matrix: once (what it tests does not depend on the server version)
 use strict;
@@ -38,5 +41,13 @@ ok($rescue->{served}, 'after pruning, the same 30-connection demand is served');
 is($rescue->{leak_left}, 5, 'the leak is ended down to its floor of 5');
 cmp_ok($rescue->{rejected}, '>', 0, 'the refusals were counted');
 cmp_ok($rescue->{rejected_alerts}, '>=', 1, 'a rejected alert was raised');
+
+# the start-up path finds its pool by hash, not by scanning the table
+my @one = instructions_per_connection(pool_monitor => 1, pools => 1, connections => 5);
+my @many = instructions_per_connection(pool_monitor => 1, pools => 200, connections => 5);
+diag(sprintf('instructions per connection: %d with 1 pool, %d with 200 (%+d)',
+	$one[0], $many[0], $many[0] - $one[0]));
+cmp_ok($many[0] - $one[0], '<', 2000,
+	'200 pools in the table add under 2000 instructions to a connection\'s start-up');
 
 done_testing();
