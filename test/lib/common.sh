@@ -4,6 +4,9 @@
 # builds against is PG_BIN's (default: Debian's packaged 15).
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+# NuGet's package cache for the Npgsql tests (test/npgsql/build.sh):
+# outside the tree, kept between runs, written by the postgres user
+PM_NUGET_CACHE=/var/cache/pool_monitor/nuget
 # what building and running pool_monitor needs (quickstart.sh)
 PM_PACKAGES="postgresql-15 postgresql-server-dev-15 build-essential"
 # what the test suite needs besides: pgTAP, IPC::Run for the TAP tests,
@@ -32,6 +35,7 @@ pm_install_packages() {
 pm_install_test_packages() {
     # shellcheck disable=SC2086
     pm_install_packages $PM_TEST_PACKAGES "$@"
+    pm_nuget_cache_for_postgres
 }
 
 # Build with every warning an error, and install into PG_BIN's server.
@@ -49,4 +53,12 @@ pm_copy_tree_for_postgres() {
     mkdir -p "$dest"
     tar --exclude=.git -cf - . | tar -xf - -C "$dest"
     chown -R postgres:postgres "$dest"
+    pm_nuget_cache_for_postgres
+}
+
+# Create NuGet's package cache for the postgres user, who builds the
+# orders API in the Npgsql tests (without it, they use one under /tmp).
+pm_nuget_cache_for_postgres() {
+    mkdir -p "$PM_NUGET_CACHE"
+    chown -R postgres:postgres "$PM_NUGET_CACHE"
 }
