@@ -254,11 +254,16 @@ WITH server AS (
     SELECT p.database, p.role, p.application_name, p.client_addr, p.overflow,
            p.total, p.peak_total, p.peak_active, p.idle_floor,
            round(p.mean_busy::numeric, 1) AS mean_busy,
+           -- A number only when the sampled busy peak plus headroom covers
+           -- every session the pool held at once: a client pool opens a
+           -- session only when none is free (or to keep its minimum), so
+           -- all of peak_total may have been wanted at one moment, between
+           -- samples.  Never fewer than the pool held.
            CASE WHEN NOT p.overflow AND p.mean_busy IS NOT NULL
+                 AND p.peak_active + p.headroom >= p.peak_total
                 THEN p.peak_active + p.headroom END AS suggested_max_pool_size,
            CASE WHEN NOT p.overflow AND p.mean_busy IS NOT NULL
-                THEN least(p.peak_active + p.headroom,
-                           ceil(p.mean_busy::numeric - 1e-9))::int END AS suggested_min_pool_size,
+                THEN ceil(p.mean_busy::numeric - 1e-9)::int END AS suggested_min_pool_size,
            p.headroom,
            coalesce(st.n, 0) AS long_idle_in_transaction,
            st.longest AS longest_idle_in_transaction,
@@ -291,8 +296,12 @@ SELECT database, role, application_name, client_addr, overflow, total,
        WHEN mean_busy IS NULL THEN
            'No session of this pool was sampled since it was first seen or since reset(): nothing to advise yet.'
        ELSE concat_ws(' ',
-           format('Set Maximum Pool Size to %s: at most %s sessions were busy at once, plus %s headroom.',
-                  suggested_max_pool_size, peak_active, headroom),
+           CASE WHEN suggested_max_pool_size IS NOT NULL THEN
+               format('Set Maximum Pool Size to %s: at most %s sessions were busy at once, plus %s headroom.',
+                      suggested_max_pool_size, peak_active, headroom)
+           ELSE
+               format('Keep Maximum Pool Size at %s or more: the pool held %s sessions at once, which a client pool opens only when none is free (or to keep its Minimum Pool Size), yet the samples saw at most %s busy. Statements shorter than pool_monitor.sample_interval fall between samples, so the server cannot size this pool from them.',
+                      peak_total, peak_total, peak_active) END,
            format('Set Minimum Pool Size to %s: on average %s were busy.',
                   suggested_min_pool_size, mean_busy),
            CASE WHEN idle_floor > suggested_min_pool_size THEN

@@ -39,8 +39,8 @@ my $advice = q{
 	 WHERE application_name IN ('burst', 'sized', 'leaky') ORDER BY 1};
 is($node->safe_psql('postgres', $advice),
 	join("\n", 'f',
-		'burst|0|8|0|8|0.0|2|0|t|17|t',
-		'leaky|6|6|0|6|0.0|2|0|f|17|t',
+		'burst|0|8|0|8|0.0||0|t|17|t',
+		'leaky|6|6|0|6|0.0||0|f|17|t',
 		'sized|5|5|3|2|1.7|5|2|f|17|t'),
 	'peaks, idle floor, mean busy, suggestions and the exhaustion check');
 
@@ -52,6 +52,19 @@ like($text{sized},
 unlike($text{sized}, qr/fewer than|alone would fill/, 'sized: no idle floor or exhaustion warning');
 like($text{leaky}, qr/never held fewer than 6 idle sessions.*leaked connections/,
 	'leaky: the idle floor points at leaks');
+
+# a pool that held more sessions than its sampled busy peak plus headroom:
+# its busy moments fell between samples, or it leaks; no size below what it
+# held, and no number the samples cannot back
+like($text{burst},
+	qr/^Keep Maximum Pool Size at 8 or more: the pool held 8 sessions at once, .*yet the samples saw at most 0 busy\. .*the server cannot size this pool from them\./,
+	'burst: no smaller size than the 8 sessions it held, and why');
+like($text{leaky}, qr/^Keep Maximum Pool Size at 6 or more: /,
+	'leaky: the leak rule cuts nothing');
+is( $node->safe_psql('postgres', q{
+	SELECT count(*) FROM pool_monitor.pool_advice
+	 WHERE suggested_max_pool_size < peak_total}),
+	'0', 'no pool is told to hold fewer sessions than it held at once');
 like($text{burst}, qr/At its peak of 8 sessions this pool alone would fill the server: beside the other pools only \d+ of 17 usable connections are free now\./,
 	'burst: could exhaust the server alone');
 like($text{$_}, qr/The pools' peaks add up to \d+, more than the 17 usable connections/,
