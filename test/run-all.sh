@@ -13,7 +13,12 @@
 #      -Werror, pg_regress, pgTAP, the unit tests and the TAP behaviour
 #      suite (the few TAP files that do not depend on the server version
 #      run on 16 only, Railway's default).  PM_VERSIONS chooses versions;
-#   3. pg_regress and the TAP suite against PostgreSQL 15 and 18 built with
+#   3. the training walk-through of docs/runbook.md (test/runbook/run.sh):
+#      every command block of its Part 2 run as written, as root, on the
+#      cluster test/quickstart.sh starts (Debian's packaged 15, a data
+#      directory of its own), checking what the doc says to expect.
+#      PM_RUNBOOK=0 skips it;
+#   4. pg_regress and the TAP suite against PostgreSQL 15 and 18 built with
 #      --enable-cassert, pool_monitor built with ASan and UBSan
 #      (test/sanitize/run.sh), after test/sanitize/self-test.sh, which
 #      proves that run catches injected bugs.  PM_SANITIZE=0 skips this
@@ -64,6 +69,9 @@ if [ "${PM_FUZZ:-1}" != 0 ]; then
 fi
 # shellcheck disable=SC2086
 step "version matrix" bash test/matrix/run.sh ${PM_VERSIONS:-}
+if [ "${PM_RUNBOOK:-1}" != 0 ]; then
+    step "runbook walk-through" bash test/runbook/run.sh
+fi
 if [ "${PM_SANITIZE:-1}" != 0 ]; then
     step "assertions and sanitizers" sanitize
 fi
