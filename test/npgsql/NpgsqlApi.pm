@@ -119,6 +119,7 @@ sub driver_command
 {
 	my ($api, %opts) = @_;
 	my $path = delete $opts{path} // '/orders/1';
+	$opts{'warmup-url'} = $api->{url} . $opts{'warmup-url'} if $opts{'warmup-url'};
 	return [ 'dotnet', npgsql_build() . '/LoadDriver/LoadDriver.dll',
 		'--url', $api->{url} . $path, map { ("--$_", $opts{$_}) } sort keys %opts ];
 }

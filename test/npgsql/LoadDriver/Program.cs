@@ -4,7 +4,9 @@
 //   LoadDriver --url U --concurrency N --waves W [--warmup-waves K] [--pause-ms P]
 //       W waves of N requests sent at once; a wave starts when the one
 //       before has finished (plus P ms).  The first K waves warm the pool
-//       and are left out of the figures.
+//       and are left out of the figures; with --warmup-url they go to that
+//       URL instead (e.g. one without a query, to warm the driver and its
+//       HTTP connections but not the pool).
 //   LoadDriver --url U --concurrency N --seconds S
 //       N clients, each sending its next request as soon as the last one
 //       answered, for S seconds.
@@ -22,6 +24,7 @@ for (var i = 0; i + 1 < args.Length; i += 2)
 string Opt(string name, string fallback) => opt.TryGetValue(name, out var v) ? v : fallback;
 
 var url = Opt("url", "http://127.0.0.1:5000/orders/1");
+var warmupUrl = Opt("warmup-url", url);
 var concurrency = int.Parse(Opt("concurrency", "100"));
 var waves = int.Parse(Opt("waves", "0"));
 var warmup = int.Parse(Opt("warmup-waves", "0"));
@@ -42,13 +45,14 @@ string? firstFailure = null;
 // One request: its latency in ms, counted into the totals when recorded.
 async Task<double> One(bool record)
 {
+    var target = record ? url : warmupUrl;
     var sw = Stopwatch.StartNew();
     using var cts = new CancellationTokenSource(timeout);
     string? failure = null;
     bool timedOut = false;
     try
     {
-        using var response = await http.GetAsync(url, cts.Token);
+        using var response = await http.GetAsync(target, cts.Token);
         if (response.StatusCode != System.Net.HttpStatusCode.OK)
             failure = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
     }
