@@ -1,6 +1,10 @@
-# 071_packaging.pl: META.json is valid PGXN metadata for this release, and
-# "make dist" produces pool_monitor-<version>.zip holding the committed
-# tree under pool_monitor-<version>/.
+# 071_packaging.pl: META.json is valid PGXN metadata for this release, it
+# claims what the version matrix proves (the oldest version it requires is
+# the Makefile's version guard's, the range it says is tested is the
+# README's, and it is "stable" only while the README's table shows the
+# whole TAP suite run on every version of that range), and "make dist"
+# produces pool_monitor-<version>.zip holding the committed tree under
+# pool_monitor-<version>/.
 #
 # The suite runs in a copy of the tree without .git, so the archive is made
 # from a throw-away repository holding the copy's files that git would track.
@@ -46,8 +50,35 @@ is($provided->{version}, $semver,
 is($meta->{version}, $semver, 'the release version matches too');
 ok(-f "$top/$provided->{file}", "provides.pool_monitor.file $provided->{file} exists")
   if $provided->{file};
-is($meta->{prereqs}{runtime}{requires}{PostgreSQL}, '13.0.0',
-	'requires PostgreSQL 13 or later');
+
+# what the matrix proves: the Makefile's guard, the README's range and table
+my $makefile = slurp_file("$top/Makefile");
+my ($guard_min) = $makefile =~ /test \$\(PM_PG_MAJOR\) -lt (\d+) && echo old/;
+my ($guard_max) = $makefile =~ /test \$\(PM_PG_MAJOR\) -gt (\d+) && echo new/;
+ok($guard_min && $guard_max,
+	"the Makefile's version guard: $guard_min to $guard_max");
+my $readme = slurp_file("$top/README.md");
+my ($supported) = $readme =~ /^## Supported PostgreSQL versions\n(.*?)(?=^## )/ms;
+my ($readme_min, $readme_max) = ($supported // '') =~ /^PostgreSQL (\d+) to (\d+):/m;
+is("$readme_min to $readme_max", "$guard_min to $guard_max",
+	'the README supports the range the Makefile guards');
+
+is($meta->{prereqs}{runtime}{requires}{PostgreSQL}, "$guard_min.0.0",
+	"META.json requires PostgreSQL $guard_min or later, the guard's oldest");
+like($meta->{description} // '',
+	qr/\bRequires PostgreSQL $guard_min or later; tested on PostgreSQL $guard_min to $guard_max\b/,
+	"META.json's description says it is tested on $guard_min to $guard_max");
+
+# every version of the range has a row whose tests include the TAP suite
+my @untested;
+for my $v ($guard_min .. $guard_max)
+{
+	push @untested, $v
+	  unless ($supported // '') =~ /^\| $v \|[^\n]*\|[^|\n]*\bTAP suite\b[^|\n]*\|$/m;
+}
+is("@untested", '', "the README's table shows the TAP suite run on every version from $guard_min to $guard_max");
+is($meta->{release_status}, @untested ? 'testing' : 'stable',
+	'release_status is stable only while every supported version is tested');
 
 # make dist, from a repository holding what git would track here
 my $repo = PostgreSQL::Test::Utils::tempdir('dist');
