@@ -275,6 +275,7 @@ client_authentication(struct Port *port, int status)
 		return;
 	awaiting_startup_commit = true;
 	RegisterXactCallback(startup_xact_callback, NULL);
+	pm_debug_fail_registration();
 	before_shmem_exit(session_exit_callback, (Datum) 0);
 	/* last: the two calls above can fail, and must not leave a live bit */
 	pm_registry_enter();

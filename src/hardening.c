@@ -16,6 +16,18 @@
  * exists because the worker, connected to no database and reading only
  * shared memory, has no natural way to fail that a test could provoke.
  *
+ * pool_monitor.debug_fail_under_lock (likewise hidden) raises that ERROR
+ * while the worker holds pm_shared->lock exclusively, where nothing may
+ * fail by design, so that a test can prove the exiting worker releases the
+ * lock before its exit callback takes it again, and that neither it nor
+ * connection start-up waits for ever (test/t/012_cycle_error.pl).
+ *
+ * pool_monitor.debug_fail_registration (likewise hidden) makes a new
+ * session fail with FATAL as it registers its exit callback, as
+ * before_shmem_exit does when its slots are full, so that a test can prove
+ * that such a session leaves no trace in the sampler's registry
+ * (test/t/016_registration_failure.pl).
+ *
  * pool_monitor.debug_skip_registry (likewise hidden) keeps new sessions out
  * of the sampler's registry, as another library's ClientAuthentication_hook
  * that does not chain to ours would, so that a test can prove the
@@ -41,6 +53,8 @@
 #include "termination.h"
 
 static bool debug_fail_cycle = false;
+static bool debug_fail_under_lock = false;
+static bool debug_fail_registration = false;
 static int	debug_exit_delay_ms = 0;
 bool		pm_debug_skip_registry = false;
 
@@ -51,6 +65,18 @@ pm_define_hardening_settings(void)
 	DefineCustomBoolVariable("pool_monitor.debug_fail_cycle",
 							 "Make every worker cycle raise an ERROR (a test facility).",
 							 NULL, &debug_fail_cycle, false,
+							 PGC_SIGHUP,
+							 GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_SUPERUSER_ONLY,
+							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("pool_monitor.debug_fail_under_lock",
+							 "Make the worker raise an ERROR while it holds its lock (a test facility).",
+							 NULL, &debug_fail_under_lock, false,
+							 PGC_SIGHUP,
+							 GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_SUPERUSER_ONLY,
+							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("pool_monitor.debug_fail_registration",
+							 "Make new sessions fail as they register their exit callback (a test facility).",
+							 NULL, &debug_fail_registration, false,
 							 PGC_SIGHUP,
 							 GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_SUPERUSER_ONLY,
 							 NULL, NULL, NULL);
@@ -86,6 +112,34 @@ pm_debug_fail_cycle(void)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("pool_monitor cycle failed on purpose"),
 				 errdetail("pool_monitor.debug_fail_cycle is on.")));
+}
+
+/*
+ * Raise the ERROR pool_monitor.debug_fail_under_lock asks for, if it does.
+ * The worker calls this with pm_shared->lock held exclusively.
+ */
+void
+pm_debug_fail_under_lock(void)
+{
+	if (debug_fail_under_lock)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("pool_monitor failed on purpose while holding its lock"),
+				 errdetail("pool_monitor.debug_fail_under_lock is on.")));
+}
+
+/*
+ * Raise the FATAL pool_monitor.debug_fail_registration asks for, if it
+ * does: where before_shmem_exit raises one when its slots are full.
+ */
+void
+pm_debug_fail_registration(void)
+{
+	if (debug_fail_registration)
+		ereport(FATAL,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("pool_monitor failed on purpose to register a session's exit callback"),
+				 errdetail("pool_monitor.debug_fail_registration is on.")));
 }
 
 /* Gather the settings settings_advice.c judges. */

@@ -241,6 +241,8 @@ extern void pm_register_worker(void);
 extern void pm_define_hardening_settings(void);
 extern void pm_explain_settings(void);
 extern void pm_debug_fail_cycle(void);
+extern void pm_debug_fail_under_lock(void);
+extern void pm_debug_fail_registration(void);
 extern void pm_debug_delay_exit(void);
 extern bool pm_debug_skip_registry;
 

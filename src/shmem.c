@@ -157,6 +157,7 @@ void
 pm_publish_sample(PmSample *sample, uint64 request)
 {
 	LWLockAcquire(pm_shared->lock, LW_EXCLUSIVE);
+	pm_debug_fail_under_lock();
 	pm_pool_table_apply(sample->summary.sampled_at);
 	memcpy(pm_connections, sample->connections,
 		   sizeof(PmConnection) * sample->nconnections);

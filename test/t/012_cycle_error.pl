@@ -2,7 +2,9 @@
 # exit code 1, and the postmaster restarts only the worker, never the
 # whole server; the history and counters in shared memory outlive it.
 # The ERROR comes from the hidden test setting pool_monitor.debug_fail_cycle
-# (see docs/hardening.md).
+# (see docs/hardening.md).  Then an ERROR while the worker holds its lock,
+# from pool_monitor.debug_fail_under_lock: the worker still exits, and a
+# session that needs the lock meanwhile still starts.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -50,6 +52,35 @@ cmp_ok($new_samples, '>', $samples, 'the sample counter went on');
 cmp_ok($new_history, '>', $history, 'the history was kept and grew');
 is($node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()'),
 	$postmaster_pid, 'the postmaster never restarted');
+
+# An ERROR while the worker holds its lock exclusively (nothing fails
+# there by design; the hidden setting raises one): the exiting worker must
+# release the lock before its exit callback takes it again, or it waits on
+# itself, and with it every session whose start-up needs the lock.
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', 'ALTER SYSTEM SET pool_monitor.debug_fail_under_lock = on');
+$node->reload;
+ok($node->wait_for_log(qr/background worker "pool_monitor" \(PID $new_pid\) exited with exit code 1/, $offset),
+	'the worker that failed under its lock exited');
+like(substr(slurp_file($node->logfile), $offset),
+	qr/ERROR:  pool_monitor failed on purpose while holding its lock/,
+	'the log shows the ERROR raised under the lock');
+{
+	# a new pool's first session takes the lock exclusively at start-up
+	local $ENV{PGAPPNAME} = 'after_the_fault';
+	is($node->safe_psql('postgres', 'SELECT 1', timeout => 60), '1',
+		'a session of a new pool starts while the worker fails under its lock');
+}
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET pool_monitor.debug_fail_under_lock');
+$node->reload;
+ok( $node->poll_query_until('postgres', qq{
+		SELECT count(*) = 1 FROM pg_stat_activity
+		 WHERE backend_type = 'pool_monitor' AND pid <> $new_pid}),
+	'the worker is back again');
+sample_now($node);
+is($node->safe_psql('postgres', q{
+	SELECT opened FROM pool_monitor.pools WHERE application_name = 'after_the_fault'}),
+	'1', 'the session that started meanwhile is credited to its pool');
 
 # a role without pg_read_all_settings may not even read it
 $node->safe_psql('postgres', 'CREATE ROLE plain LOGIN');
