@@ -1,7 +1,8 @@
 # 060_npgsql_load.pl: the orders API (ASP.NET Core on Npgsql 10, from
 # test/npgsql) under load against a server that preloads pool_monitor,
 # with sampling, alerting and idle termination on at the settings
-# docs/configuration.md recommends ("A starting configuration"):
+# docs/configuration.md recommends ("A starting configuration", read from
+# the page, dry_run off):
 #
 #   1. 100 concurrent requests in waves on a warm pool: none fails or
 #      times out, p95 under 100 ms (printed with p50/p99/max);
@@ -37,15 +38,18 @@ use NpgsqlApi;
 
 npgsql_build();
 
-# the recommended configuration (docs/configuration.md), on a server of
-# 130 connections so that a pool of 100 fits
-my $node = pm_node('npgsql_load', conf => npgsql_conf() . q{
+# the recommended configuration, read from docs/configuration.md ("A
+# starting configuration") with dry_run off, on a server of 130
+# connections so that a pool of 100 fits
+my ($recommended) = slurp_file('docs/configuration.md')
+  =~ /^## A starting configuration\n.*?^```ini\n(.*?)^```/ms;
+$recommended =~ s/^shared_preload_libraries.*\n//m;
+$recommended =~ s/^pool_monitor\.dry_run = on\b/pool_monitor.dry_run = off/m;
+like($recommended, qr/^pool_monitor\.idle_lifetime = '15min'/m,
+	'the recommended configuration turns idle termination on');
+note "recommended configuration:\n$recommended";
+my $node = pm_node('npgsql_load', conf => npgsql_conf() . $recommended . q{
 max_connections = 130
-pool_monitor.sample_interval = '1s'
-pool_monitor.alert_utilization = 85
-pool_monitor.idle_lifetime = '15min'
-pool_monitor.min_idle_per_pool = 5
-pool_monitor.idle_in_transaction_lifetime = '1min'
 pool_monitor.log_interval = 0
 });
 $node->safe_psql('postgres', 'CREATE ROLE orders_api LOGIN');
