@@ -232,7 +232,8 @@ extern void pm_pool_track_busy(PmPool *pool, const PmCounts *counts);
 extern void pm_pool_reset_advice(PmPool *pool);
 
 /* publishing a sample (shmem.c), worker-side */
-extern void pm_publish_sample(PmSample *sample, uint64 request);
+extern void pm_publish_sample(PmSample *sample);
+extern void pm_serve_sample_requests(uint64 request);
 
 /* the background worker (worker.c) */
 extern void pm_register_worker(void);

@@ -150,11 +150,10 @@ append_history(const PmSummary *summary)
 
 /*
  * Publish a sample: pools, connections, summary and a history entry, in
- * one exclusive critical section that only copies.  Then tell sample_now()
- * callers that every request up to "request" has been served.
+ * one exclusive critical section that only copies.
  */
 void
-pm_publish_sample(PmSample *sample, uint64 request)
+pm_publish_sample(PmSample *sample)
 {
 	LWLockAcquire(pm_shared->lock, LW_EXCLUSIVE);
 	pm_debug_fail_under_lock();
@@ -166,7 +165,16 @@ pm_publish_sample(PmSample *sample, uint64 request)
 	pm_shared->samples++;
 	append_history(&sample->summary);
 	LWLockRelease(pm_shared->lock);
+}
 
+/*
+ * Tell sample_now() callers that every request up to "request" has been
+ * served: its sample is published and everything that follows from it
+ * (alerts, the log line) is done.
+ */
+void
+pm_serve_sample_requests(uint64 request)
+{
 	pm_atomic_advance_u64(&pm_shared->sample_served, request);
 	ConditionVariableBroadcast(&pm_shared->sample_cv);
 }

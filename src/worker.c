@@ -101,8 +101,9 @@ credit_pending_opens(PmPendingOpen *opens)
 }
 
 /*
- * One cycle: sample, assign pools, publish.  Serves every sample_now()
- * request counted before the sample began.
+ * One cycle: sample, assign pools, publish, then raise the sample's alerts
+ * and log line.  Serves every sample_now() request counted before the
+ * sample began, once all of that is done.
  */
 static void
 sample_once(PmSample *sample, PmPendingOpen *opens)
@@ -119,8 +120,9 @@ sample_once(PmSample *sample, PmPendingOpen *opens)
 	INSTR_TIME_SUBTRACT(duration, start);
 	sample->summary.sample_duration_us = INSTR_TIME_GET_DOUBLE(duration) * 1e6;
 
-	pm_publish_sample(sample, request);
+	pm_publish_sample(sample);
 	pm_after_sample(&sample->summary);
+	pm_serve_sample_requests(request);
 }
 
 static bool
