@@ -38,6 +38,14 @@ sub npgsql_conf
 }
 
 my $out;
+my @started;
+
+# An API left running by a test that died is stopped when the test exits.
+END
+{
+	local $?;
+	$_->kill_kill for grep { $_->pumpable } @started;
+}
 
 # Build the API and the driver (once per tree); skip the whole test file
 # when dotnet is missing.  Returns the output directory.
@@ -77,6 +85,7 @@ sub api_start
 	local $ENV{DOTNET_CLI_TELEMETRY_OPTOUT} = 1;
 	my $handle = IPC::Run::start([ 'dotnet', "$dir/OrdersApi/OrdersApi.dll" ],
 		'<', \undef, '>', $log, '2>&1');
+	push @started, $handle;
 	my $api = { url => "http://127.0.0.1:$port", handle => $handle, log => $log,
 		conn => $conn };
 	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
