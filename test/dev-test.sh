@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 . test/lib/common.sh
 
 make -s PG_CONFIG="$PG_BIN/pg_config" WERROR=-Werror
-name=$(basename "$PWD")
+# a work directory per tree and server: runs against two servers may overlap
+name=$(basename "$PWD")-$(basename "$(dirname "$PG_BIN")")
 work=/tmp/pool_monitor-dev-$name
 
 exec 9>"/tmp/pool_monitor-install$(echo "$PG_BIN" | tr / _).lock"
