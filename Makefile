@@ -103,6 +103,13 @@ matrix:
 bench:
 	bash test/bench/run.sh
 
+# The Npgsql scenarios (as root): build the sample API and its load driver
+# from NuGet (test/npgsql/build.sh) and run them against Debian's packaged
+# PostgreSQL 15 with pool_monitor (PG_BIN to choose another server).
+.PHONY: npgsql
+npgsql:
+	bash test/dev-test.sh $(sort $(wildcard test/t/06*_npgsql_*.pl))
+
 # Unit tests of the pure decision code: each test/unit/test_*.c includes
 # the source it tests and is built on its own with cmocka, then run.
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
