@@ -38,12 +38,19 @@ unlike($log, qr/terminating any other active server processes/,
 unlike($log, qr/server process .* was terminated by signal|all server processes terminated/,
 	'no other process was ended');
 
-# turn it off: the next worker started comes back and stays
-$node->safe_psql('postgres', 'ALTER SYSTEM RESET pool_monitor.debug_fail_cycle');
-$node->reload;
-ok( $node->poll_query_until('postgres', qq{
+# Reset a failure setting and wait until a worker other than $old_pid runs.
+sub recover_from
+{
+	my ($setting, $old_pid) = @_;
+	$node->safe_psql('postgres', "ALTER SYSTEM RESET $setting");
+	$node->reload;
+	return $node->poll_query_until('postgres', qq{
 		SELECT count(*) = 1 FROM pg_stat_activity
-		 WHERE backend_type = 'pool_monitor' AND pid <> $pid}),
+		 WHERE backend_type = 'pool_monitor' AND pid <> $old_pid});
+}
+
+# turn it off: the next worker started comes back and stays
+ok(recover_from('pool_monitor.debug_fail_cycle', $pid),
 	'the worker is back with a new pid');
 sample_now($node);
 my ($new_pid, $new_samples, $new_history) = worker_progress($node);
@@ -71,11 +78,7 @@ like(substr(slurp_file($node->logfile), $offset),
 	is($node->safe_psql('postgres', 'SELECT 1', timeout => 60), '1',
 		'a session of a new pool starts while the worker fails under its lock');
 }
-$node->safe_psql('postgres', 'ALTER SYSTEM RESET pool_monitor.debug_fail_under_lock');
-$node->reload;
-ok( $node->poll_query_until('postgres', qq{
-		SELECT count(*) = 1 FROM pg_stat_activity
-		 WHERE backend_type = 'pool_monitor' AND pid <> $new_pid}),
+ok(recover_from('pool_monitor.debug_fail_under_lock', $new_pid),
 	'the worker is back again');
 sample_now($node);
 is($node->safe_psql('postgres', q{
