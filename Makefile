@@ -32,6 +32,7 @@ OBJS = \
 	src/termination_api.o \
 	src/accounting.o \
 	src/accounting_sql.o \
+	src/busy.o \
 	src/alert_policy.o \
 	src/alerts.o \
 	src/statslog.o \
