@@ -8,7 +8,7 @@
  *
  * The hot path.  A transaction's first statement reaches the executor or
  * utility hook; the session, if not busy already, notes its start
- * (the transaction's start timestamp, which PostgreSQL has already taken)
+ * (the statement's start timestamp, which PostgreSQL has already taken)
  * in its own entry of a per-backend array and adds one to the server's and
  * its pool's busy counters (one atomic add each, then a read of each peak,
  * which is raised with compare-and-swap only when passed).  The end of the
@@ -117,9 +117,12 @@ busy_start(void)
 
 	if (likely(!tracked || busy))
 		return;
+	/* ROLLBACK and the like in a failed block: its busy period has ended */
+	if (IsAbortedTransactionBlockState())
+		return;
 	if (pg_atomic_read_u32(&busy_shared->g.generation) != my_generation)
 		resolve_slot();
-	start = GetCurrentTransactionStartTimestamp();
+	start = GetCurrentStatementStartTimestamp();
 	busy = true;
 	pg_atomic_write_u64(&me->start, (uint64) start);
 	count_up(&busy_shared->server.c, true);
@@ -154,8 +157,12 @@ busy_end(TimestampTz end)
 /*
  * The end of a transaction: commit, abort (errors, ROLLBACK, a backend
  * exiting with a transaction open) or PREPARE TRANSACTION, after which the
- * prepared transaction no longer belongs to the session.  Subtransactions
- * never end the busy period: their callbacks are not these.
+ * prepared transaction no longer belongs to the session.  An error inside
+ * a transaction block aborts the transaction at once, so the busy period
+ * ends there, not at the ROLLBACK the client sends later (the failed
+ * block holds no locks or snapshot; statements in it do not start a new
+ * period).  Subtransactions never end the busy period: their callbacks
+ * are not these.
  */
 static void
 busy_xact_callback(XactEvent event, void *arg)
