@@ -340,8 +340,9 @@ static void
 fill_figures(PmBusyFigures *figures, PmBusyCounter *counter,
 			 double in_progress, TimestampTz now)
 {
-	double		integral_us = (double) (pg_atomic_read_u64(&counter->done_us) -
-										counter->base_us) + in_progress;
+	/* signed: periods in progress at reset() are in base_us, not done_us */
+	double		integral_us = (double) (int64) (pg_atomic_read_u64(&counter->done_us) -
+												counter->base_us) + in_progress;
 
 	figures->busy = (int32) Min(pg_atomic_read_u64(&counter->busy),
 								(uint64) PG_INT32_MAX);

@@ -61,6 +61,17 @@ my $server_peak = $node->safe_psql('postgres',
 cmp_ok($server_peak, '>=', $n, "the server's busy peak counts them too");
 cmp_ok($secs_before, '>', 0, 'busy time accrues while the sessions are held');
 
+# pool_advice sizes from the exact peak: 6 busy plus 2 headroom
+sample_now($node);
+is($node->safe_psql('postgres', q{
+	SELECT suggested_max_pool_size || '|' || busy_peak FROM pool_monitor.pool_advice
+	 WHERE application_name = 'barrier'}), '8|6',
+	'pool_advice suggests the exact busy peak plus headroom');
+like($node->safe_psql('postgres', q{
+	SELECT advice FROM pool_monitor.pool_advice WHERE application_name = 'barrier'}),
+	qr/^Set Maximum Pool Size to 8: at most 6 sessions were busy at once \(counted at every transaction, not sampled\), plus 2 headroom\./,
+	'and says the figure is exact');
+
 # --- one session through the edge cases, in pool 'edge'
 my $e = hold_session($node, 'edge', 'none', connect_as_app => 1);
 sample_now($node);

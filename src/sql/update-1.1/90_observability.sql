@@ -211,9 +211,13 @@ WITH server AS (
     SELECT usable_connections FROM @extschema@.summary
 ), pool AS (
     SELECT p.*,
-           -- the exact figures when the pool has them (not the overflow row)
-           (NOT p.overflow AND p.busy_peak IS NOT NULL AND p.busy_mean IS NOT NULL)
-               AS exact,
+           -- The exact figures, when they cover the pool: not the overflow
+           -- row, at least one session counted busy, and no fewer at once
+           -- than a sample saw.  A session counts in the pool it opened
+           -- into, so a pool whose sessions took its name after connecting
+           -- (SET application_name) has sampled figures only.
+           (NOT p.overflow AND p.busy_mean IS NOT NULL AND p.busy_peak > 0
+            AND p.busy_peak >= p.peak_active) AS exact,
            -- headroom over the busy peak: a quarter, at least 2
            greatest(2, ceil(coalesce(CASE WHEN NOT p.overflow THEN p.busy_peak END,
                                      p.peak_active) * 0.25))::int AS headroom
