@@ -127,3 +127,29 @@ REVOKE ALL ON FUNCTION get_summary_exact(), get_pools_exact(),
     get_history_exact() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION get_summary_exact(), get_pools_exact(),
     get_history_exact() TO pg_monitor;
+
+-- A view's functions are called with the privileges of whoever reads the
+-- view, so a role that was granted a 1.0 function to read its view needs
+-- the same grant on the function the view now reads.
+DO $grants$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN
+        SELECT n.new_fn, pg_get_userbyid(a.grantee) AS grantee,
+               a.is_grantable
+          FROM (VALUES ('get_summary()', 'get_summary_exact()'),
+                       ('get_pools()', 'get_pools_exact()'),
+                       ('get_history()', 'get_history_exact()')) AS n(old_fn, new_fn),
+               pg_proc p,
+               LATERAL aclexplode(p.proacl) a
+         WHERE p.oid = ('@extschema@.' || n.old_fn)::regprocedure
+           AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0
+           AND a.grantee <> p.proowner
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION @extschema@.%s TO %I%s',
+                       g.new_fn, g.grantee,
+                       CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+END
+$grants$;
