@@ -121,6 +121,13 @@ is($node->safe_psql('postgres', q{
 	 WHERE application_name = 'edge_renamed'}), '0',
 	'and not in the pool of its new name');
 
+# reset() while a session is busy: the peak restarts from it, the time from 0
+$node->safe_psql('postgres', 'SELECT pool_monitor.reset()');
+is($node->safe_psql('postgres', q{
+	SELECT busy_peak || '|' || (busy_seconds >= 0 AND busy_seconds < 60)
+	  FROM pool_monitor.pools WHERE application_name = 'edge'}), '1|t',
+	'reset() during a busy period: peak 1, busy time counted from the reset');
+
 # the extension dropped and created again while the session is busy
 $node->safe_psql('postgres', 'DROP EXTENSION pool_monitor');
 $node->safe_psql('postgres', 'CREATE EXTENSION pool_monitor');
