@@ -124,8 +124,8 @@ is($node->safe_psql('postgres', q{
 # reset() while a session is busy: the peak restarts from it, the time from 0
 $node->safe_psql('postgres', 'SELECT pool_monitor.reset()');
 is($node->safe_psql('postgres', q{
-	SELECT busy_peak || '|' || (busy_seconds >= 0 AND busy_seconds < 60)
-	  FROM pool_monitor.pools WHERE application_name = 'edge'}), '1|t',
+	SELECT busy_peak || '|' || (busy_seconds >= 0 AND busy_seconds < 60)::int
+	  FROM pool_monitor.pools WHERE application_name = 'edge'}), '1|1',
 	'reset() during a busy period: peak 1, busy time counted from the reset');
 
 # the extension dropped and created again while the session is busy
