@@ -234,14 +234,17 @@ WITH server AS (
     SELECT p.database, p.role, p.application_name, p.client_addr, p.overflow,
            p.total, p.peak_total, p.peak_active, p.idle_floor,
            round(p.mean_busy::numeric, 1) AS mean_busy,
-           -- With the exact figures: the exact busy peak plus headroom, and
-           -- the exact mean.  Without them (the sampled figures only), a
+           -- With the exact figures: the exact busy peak plus headroom, or
+           -- what the pool held at once when that is more (the server does
+           -- not see a connection the application holds without running a
+           -- statement on it, so it never advises fewer sessions than the
+           -- pool held), and the exact mean.  Without them (sampled only), a
            -- number only when the sampled busy peak plus headroom covers
            -- every session the pool held at once: a client pool opens a
            -- session only when none is free (or to keep its minimum), so
            -- all of peak_total may have been wanted at one moment, between
            -- samples.
-           CASE WHEN p.exact THEN p.busy_peak + p.headroom
+           CASE WHEN p.exact THEN greatest(p.busy_peak + p.headroom, p.peak_total)
                 WHEN NOT p.overflow AND p.mean_busy IS NOT NULL
                  AND p.peak_active + p.headroom >= p.peak_total
                 THEN p.peak_active + p.headroom END AS suggested_max_pool_size,
@@ -279,13 +282,14 @@ SELECT database, role, application_name, client_addr, overflow, total,
        WHEN overflow THEN
            'These sessions belong to pools beyond pool_monitor.max_pools and are counted together. Raise pool_monitor.max_pools to see them apart.'
        WHEN exact THEN concat_ws(' ',
-           format('Set Maximum Pool Size to %s: at most %s sessions were busy at once (counted at every transaction, not sampled), plus %s headroom.',
-                  suggested_max_pool_size, busy_peak, headroom),
+           CASE WHEN busy_peak + headroom >= peak_total THEN
+               format('Set Maximum Pool Size to %s: at most %s sessions were busy at once (counted at every transaction, not sampled), plus %s headroom.',
+                      suggested_max_pool_size, busy_peak, headroom)
+           ELSE
+               format('Keep Maximum Pool Size at %s: the pool held %s sessions at once, but at most %s were busy at once on the server (counted at every transaction, not sampled). The application holds connections without running statements on them (between statements, or while it does other work), which the server cannot see; hold them only around the statements and %s would do.',
+                      suggested_max_pool_size, peak_total, busy_peak, busy_peak + headroom) END,
            format('Set Minimum Pool Size to %s: on average %s were busy.',
                   suggested_min_pool_size, busy_mean),
-           CASE WHEN peak_total > suggested_max_pool_size THEN
-               format('The pool held up to %s sessions: if the application keeps connections open between statements outside a transaction, the server sees that time as idle; compare with the client pool''s own count of connections in use before lowering it.',
-                      peak_total) END,
            CASE WHEN could_exhaust_server THEN
                format('At its peak of %s sessions this pool alone would fill the server: beside the other pools only %s of %s usable connections are free now.',
                       peak_total, greatest(room_beside_others, 0), usable_connections) END,
