@@ -382,7 +382,7 @@ pm_busy_pool_figures(PmBusyFigures *figures, TimestampTz now)
 					 now);
 }
 
-/* Start a counter's figures again at "now", its integral then being "at_us". */
+/* Start a counter's figures again at "now", with "in_progress" us under way. */
 static void
 restart_counter(PmBusyCounter *counter, uint64 in_progress, TimestampTz now)
 {
