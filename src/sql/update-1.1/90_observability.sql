@@ -234,18 +234,18 @@ WITH server AS (
     SELECT p.database, p.role, p.application_name, p.client_addr, p.overflow,
            p.total, p.peak_total, p.peak_active, p.idle_floor,
            round(p.mean_busy::numeric, 1) AS mean_busy,
-           -- With the exact figures: the exact busy peak plus headroom, or
-           -- what the pool held at once when that is more (the server does
-           -- not see a connection the application holds without running a
-           -- statement on it, so it never advises fewer sessions than the
-           -- pool held), and the exact mean.  Without them (sampled only), a
-           -- number only when the sampled busy peak plus headroom covers
-           -- every session the pool held at once: a client pool opens a
-           -- session only when none is free (or to keep its minimum), so
-           -- all of peak_total may have been wanted at one moment, between
-           -- samples.
-           CASE WHEN p.exact THEN greatest(p.busy_peak + p.headroom, p.peak_total)
-                WHEN NOT p.overflow AND p.mean_busy IS NOT NULL
+           -- A number only when the busy peak plus headroom covers every
+           -- session the pool held at once: a client pool opens a session
+           -- only when none is free (or to keep its minimum), so all of
+           -- peak_total may have been wanted at one moment.  With the exact
+           -- figures the busy peak is exact, but the server still does not
+           -- see a connection the application holds without running a
+           -- statement on it; sampled only, it also misses statements
+           -- between samples.  Either way, no number below what the pool
+           -- held: the advice says why instead.
+           CASE WHEN p.exact AND p.busy_peak + p.headroom >= p.peak_total
+                THEN p.busy_peak + p.headroom
+                WHEN NOT p.exact AND NOT p.overflow AND p.mean_busy IS NOT NULL
                  AND p.peak_active + p.headroom >= p.peak_total
                 THEN p.peak_active + p.headroom END AS suggested_max_pool_size,
            CASE WHEN p.exact THEN greatest(ceil(p.busy_mean::numeric - 1e-9)::int, 0)
@@ -282,14 +282,17 @@ SELECT database, role, application_name, client_addr, overflow, total,
        WHEN overflow THEN
            'These sessions belong to pools beyond pool_monitor.max_pools and are counted together. Raise pool_monitor.max_pools to see them apart.'
        WHEN exact THEN concat_ws(' ',
-           CASE WHEN busy_peak + headroom >= peak_total THEN
+           CASE WHEN suggested_max_pool_size IS NOT NULL THEN
                format('Set Maximum Pool Size to %s: at most %s sessions were busy at once (counted at every transaction, not sampled), plus %s headroom.',
                       suggested_max_pool_size, busy_peak, headroom)
            ELSE
-               format('Keep Maximum Pool Size at %s: the pool held %s sessions at once, but at most %s were busy at once on the server (counted at every transaction, not sampled). The application holds connections without running statements on them (between statements, or while it does other work), which the server cannot see; hold them only around the statements and %s would do.',
-                      suggested_max_pool_size, peak_total, busy_peak, busy_peak + headroom) END,
+               format('Keep Maximum Pool Size at %s or more: the pool held %s sessions at once, but at most %s were busy at once on the server (counted at every transaction, not sampled). The application holds connections without running statements on them (between statements, while it does other work, or leaked), which the server cannot see, so it cannot size this pool; held only around its statements, %s would do.',
+                      peak_total, peak_total, busy_peak, busy_peak + headroom) END,
            format('Set Minimum Pool Size to %s: on average %s were busy.',
                   suggested_min_pool_size, busy_mean),
+           CASE WHEN idle_floor > suggested_min_pool_size THEN
+               format('It never held fewer than %s idle sessions, more than it keeps busy on average: lower Minimum Pool Size, or look for leaked connections.',
+                      idle_floor) END,
            CASE WHEN could_exhaust_server THEN
                format('At its peak of %s sessions this pool alone would fill the server: beside the other pools only %s of %s usable connections are free now.',
                       peak_total, greatest(room_beside_others, 0), usable_connections) END,
