@@ -2,8 +2,9 @@
 # side with and without pool_monitor: every transaction of the 100 adds to
 # and takes from the same pool counter and the server's, each on a cache
 # line of its own.  Prints the throughput ratio; asserts only that it stays
-# within the method's own spread (two clusters without pool_monitor, run
-# the same way, differ by up to 10% here).
+# within twice the method's own spread (two clusters without pool_monitor,
+# run the same way, differ by up to 10% here), so that a busy machine
+# cannot fail it while a counter that serialised the sessions would.
 #
 # matrix: once (what it measures is the same code on every version)
 use strict;
@@ -28,6 +29,6 @@ for my $round (1 .. 3)
 my $busy_peak = $with->safe_psql('postgres', q{
 	SELECT busy_peak FROM pool_monitor.pools WHERE application_name = 'one_pool'});
 diag("median ratio $ratios[1]; the pool's exact busy peak $busy_peak");
-cmp_ok($ratios[1], '>', 0.90, '100 sessions of one pool keep over 90% of the throughput');
+cmp_ok($ratios[1], '>', 0.80, '100 sessions of one pool keep over 80% of the throughput');
 cmp_ok($busy_peak, '>', 0, 'and their transactions were counted in the pool');
 done_testing();
