@@ -11,6 +11,11 @@
 #   bash test/run-all.sh everything, as CI runs it (see README)
 
 EXTENSION = pool_monitor
+# The base script, pool_monitor--1.0.sql, is assembled from src/sql/*.sql,
+# which stay as 1.0 shipped them; each later version is an update script
+# assembled from src/sql/update-<version>/*.sql.  CREATE EXTENSION of the
+# default version runs the base script and then the updates, so a fresh
+# install and an updated one run the very same statements.
 EXTVERSION = 1.0
 MODULE_big = pool_monitor
 OBJS = \
@@ -32,6 +37,7 @@ OBJS = \
 	src/termination_api.o \
 	src/accounting.o \
 	src/accounting_sql.o \
+	src/busy.o \
 	src/alert_policy.o \
 	src/alerts.o \
 	src/statslog.o \
@@ -40,7 +46,7 @@ OBJS = \
 
 # The install script is assembled from one file per feature.
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--1.0--1.1.sql
 
 REGRESS = core_objects privileges termination accounting search_path
 REGRESS_OPTS = --temp-instance=tmp_check_regress \
@@ -84,6 +90,9 @@ $(OBJS): $(wildcard $(srcdir)/src/*.h)
 PROVE_FLAGS = -I ./test/perl
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@
+
+$(EXTENSION)--1.0--1.1.sql: $(sort $(wildcard src/sql/update-1.1/*.sql))
 	cat $^ > $@
 
 .PHONY: prove

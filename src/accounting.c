@@ -42,6 +42,7 @@
 #include "utils/guc.h"
 
 #include "accounting.h"
+#include "busy.h"
 #include "compat.h"
 #include "pool_monitor.h"
 #include "status_reader.h"
@@ -193,6 +194,7 @@ credit_pool_open(void)
 	if (!pm_own_status(&dbid, &roleid, &addr, &appname))
 		return;
 	pm_make_pool_key(&key, dbid, roleid, addr, appname);
+	pm_busy_session_open(&key);
 
 	LWLockAcquire(pm_shared->lock, LW_SHARED);
 	slot = pm_pool_index_find(&key);
@@ -251,6 +253,7 @@ session_exit_callback(int code, Datum arg)
 	awaiting_startup_commit = false;
 	pm_registry_leave();
 	pm_debug_delay_exit();
+	pm_busy_session_close();
 	if (!session_counted || pm_accounting == NULL)
 		return;
 	session_counted = false;

@@ -276,4 +276,26 @@ pm_atomic_advance_u64(volatile pg_atomic_uint64 *ptr, uint64 target)
 #define PM_SIGNAL_PROCESS_GROUP 1
 #endif
 
+/*
+ * ProcessUtility_hook's parameters: 14 added readOnlyTree.  A hook is
+ * declared as hook(PM_PROCESS_UTILITY_ARGS) and passes them on with
+ * PM_PROCESS_UTILITY_PASS.
+ */
+#include "tcop/utility.h"
+#if PG_VERSION_NUM >= 140000
+#define PM_PROCESS_UTILITY_ARGS \
+	PlannedStmt *pstmt, const char *queryString, bool readOnlyTree, \
+	ProcessUtilityContext context, ParamListInfo params, \
+	QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
+#define PM_PROCESS_UTILITY_PASS \
+	pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc
+#else
+#define PM_PROCESS_UTILITY_ARGS \
+	PlannedStmt *pstmt, const char *queryString, \
+	ProcessUtilityContext context, ParamListInfo params, \
+	QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
+#define PM_PROCESS_UTILITY_PASS \
+	pstmt, queryString, context, params, queryEnv, dest, qc
+#endif
+
 #endif							/* POOL_MONITOR_COMPAT_H */

@@ -18,6 +18,7 @@
 #include "utils/guc.h"
 
 #include "accounting.h"
+#include "busy.h"
 #include "compat.h"
 #include "pool_monitor.h"
 #include "termination.h"
@@ -79,6 +80,7 @@ shmem_request(void)
 		prev_shmem_request_hook();
 	pm_shmem_request();
 	pm_accounting_shmem_request();
+	pm_busy_shmem_request();
 }
 #endif
 
@@ -89,6 +91,7 @@ shmem_startup(void)
 		prev_shmem_startup_hook();
 	pm_shmem_startup();
 	pm_accounting_shmem_startup();
+	pm_busy_shmem_startup();
 }
 
 void
@@ -100,6 +103,7 @@ _PG_init(void)
 	/* before define_settings(), which reserves the prefix */
 	pm_accounting_init();
 	define_settings();
+	pm_busy_init();
 
 #ifdef PM_HAVE_SHMEM_REQUEST_HOOK
 	prev_shmem_request_hook = shmem_request_hook;
@@ -107,6 +111,7 @@ _PG_init(void)
 #else
 	pm_shmem_request();
 	pm_accounting_shmem_request();
+	pm_busy_shmem_request();
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = shmem_startup;

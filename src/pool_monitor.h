@@ -129,6 +129,10 @@ typedef struct PmHistoryEntry
 	int64		rejected;
 	int64		terminated;
 	int32		peak_total;
+	/* exact busy figures for the interval (busy.c); interval_us 0: none */
+	int32		busy_peak;
+	int64		busy_us;
+	int64		interval_us;
 } PmHistoryEntry;
 
 /* The latest sample, as summary shows it. */

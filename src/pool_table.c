@@ -35,6 +35,7 @@
 #include "utils/memutils.h"
 
 #include "accounting.h"
+#include "busy.h"
 #include "pool_monitor.h"
 
 typedef struct PoolMapEntry
@@ -302,6 +303,7 @@ hand_over_slot(int slot, const PmPoolKey *key, TimestampTz now)
 	}
 	pm_pool_index_move(old_key, key, slot);
 	start_pool(pool, key, now);
+	pm_busy_slot_handed_over(slot, now);
 }
 
 static void

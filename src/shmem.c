@@ -20,6 +20,7 @@
 #include "utils/timestamp.h"
 
 #include "accounting.h"
+#include "busy.h"
 #include "compat.h"
 #include "pool_monitor.h"
 #include "status_reader.h"
@@ -142,6 +143,7 @@ append_history(const PmSummary *summary)
 	entry->usable = summary->usable_connections;
 	entry->longest_idle_us = summary->longest_idle_us;
 	pm_accounting_close_interval(entry);
+	pm_busy_close_interval(entry);
 
 	pm_shared->history_next = (pm_shared->history_next + 1) % pm_history_size;
 	if (pm_shared->history_count < pm_history_size)
@@ -188,6 +190,7 @@ void
 pm_reset_statistics(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
+	PmBusyFigures *scratch = palloc(sizeof(PmBusyFigures) * (pm_max_pools + 1));
 
 	LWLockAcquire(pm_shared->lock, LW_EXCLUSIVE);
 	pm_shared->samples = 0;
@@ -205,7 +208,9 @@ pm_reset_statistics(void)
 	}
 	pm_reset_terminations();
 	pm_accounting_reset();
+	pm_busy_reset(scratch, now);
 	LWLockRelease(pm_shared->lock);
+	pfree(scratch);
 }
 
 /*

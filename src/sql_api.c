@@ -27,6 +27,7 @@
 #include "utils/timestamp.h"
 
 #include "accounting.h"
+#include "busy.h"
 #include "compat.h"
 #include "pool_monitor.h"
 #include "termination.h"
@@ -139,7 +140,24 @@ set_counts(Datum *values, int first, const PmCounts *counts)
  * pm_get_summary: the latest sample, one row.  Before the first sample the
  * sample's own columns are NULL.
  */
-#define SUMMARY_COLS 25
+#define SUMMARY_COLS 29
+
+/*
+ * The exact busy columns (busy.c) at values[first ...]: busy now, the peak,
+ * busy-seconds and their mean over the time they cover.  Only the 1.1
+ * functions declare them; a 1.0 declaration ends before them, and tuples
+ * are built to the declared width.
+ */
+static void
+set_busy(Datum *values, bool *nulls, int first, const PmBusyFigures *figures)
+{
+	values[first] = Int32GetDatum(figures->busy);
+	values[first + 1] = Int32GetDatum(figures->peak);
+	values[first + 2] = Float8GetDatum(figures->busy_seconds);
+	values[first + 3] = Float8GetDatum(figures->elapsed_seconds > 0 ?
+									   figures->busy_seconds / figures->elapsed_seconds : 0.0);
+	nulls[first + 3] = (figures->elapsed_seconds <= 0);
+}
 
 Datum
 pm_get_summary(PG_FUNCTION_ARGS)
@@ -151,6 +169,7 @@ pm_get_summary(PG_FUNCTION_ARGS)
 	uint64		samples;
 	int32		worker_pid;
 	TimestampTz stats_reset;
+	PmBusyFigures busy;
 
 	pm_require_shared();
 	pm_warn_if_refusals_uncounted();
@@ -162,6 +181,7 @@ pm_get_summary(PG_FUNCTION_ARGS)
 	samples = pm_shared->samples;
 	worker_pid = pm_shared->worker_pid;
 	stats_reset = pm_shared->stats_reset;
+	pm_busy_server_figures(&busy, GetCurrentTimestamp());
 	LWLockRelease(pm_shared->lock);
 
 	memset(nulls, 0, sizeof(nulls));
@@ -181,6 +201,7 @@ pm_get_summary(PG_FUNCTION_ARGS)
 	values[17] = Int32GetDatum(latest.pools_in_use);
 	values[18] = Int32GetDatum(latest.overflow_connections);
 	(void) pm_accounting_summary_values(values, 19);
+	set_busy(values, nulls, 25, &busy);
 
 	/* nothing sampled yet: the sample's columns are unknown, not zero */
 	if (latest.sampled_at == 0)
@@ -194,13 +215,14 @@ pm_get_summary(PG_FUNCTION_ARGS)
  * pm_get_pools: one row per pool slot in use, the overflow row last when
  * anything was folded into it.
  */
-#define POOLS_COLS 20
+#define POOLS_COLS 24
 
 Datum
 pm_get_pools(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	PmPool	   *copy;
+	PmBusyFigures *busy;
 	int			nslots;
 	bool		sees_all;
 
@@ -209,7 +231,9 @@ pm_get_pools(PG_FUNCTION_ARGS)
 	sees_all = current_user_sees_all();
 
 	copy = palloc(sizeof(PmPool) * (pm_max_pools + 1));
+	busy = palloc(sizeof(PmBusyFigures) * (pm_max_pools + 1));
 	LWLockAcquire(pm_shared->lock, LW_SHARED);
+	pm_busy_pool_figures(busy, GetCurrentTimestamp());
 	nslots = pm_shared->pools_used;
 	memcpy(copy, pm_pools, sizeof(PmPool) * nslots);
 	copy[nslots] = pm_pools[pm_max_pools];
@@ -250,6 +274,10 @@ pm_get_pools(PG_FUNCTION_ARGS)
 		nulls[17] = (pool->busy_samples == 0);
 		values[18] = Int64GetDatum((int64) pool->terminated);
 		values[19] = Int64GetDatum((int64) pg_atomic_read_u64(&pool->opened));
+		/* sessions of pools without a slot count server-wide only */
+		set_busy(values, nulls, 20, &busy[i]);
+		if (overflow)
+			nulls[20] = nulls[21] = nulls[22] = nulls[23] = true;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -322,7 +350,7 @@ pm_get_connections(PG_FUNCTION_ARGS)
 /*
  * pm_get_history: the history ring, oldest first.
  */
-#define HISTORY_COLS 13
+#define HISTORY_COLS 16
 
 Datum
 pm_get_history(PG_FUNCTION_ARGS)
@@ -358,6 +386,12 @@ pm_get_history(PG_FUNCTION_ARGS)
 		values[10] = Int64GetDatum(entry->rejected);
 		values[11] = Int64GetDatum(entry->terminated);
 		values[12] = Int32GetDatum(entry->peak_total);
+		/* the interval's busy peak, busy-seconds and mean busy */
+		values[13] = Int32GetDatum(entry->busy_peak);
+		values[14] = Float8GetDatum((double) entry->busy_us / 1e6);
+		values[15] = Float8GetDatum(entry->interval_us > 0 ?
+									(double) entry->busy_us / entry->interval_us : 0.0);
+		nulls[13] = nulls[14] = nulls[15] = (entry->interval_us == 0);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -16,7 +16,8 @@ use Time::HiRes qw(time);
 
 use Exporter 'import';
 our @EXPORT = qw(bench_cluster run_pgbench run_pgbench_together hold_idle_sessions release_held
-  sampler_cost percentile rescue_story instructions_per_connection fill_pool_table);
+  sampler_cost percentile rescue_story instructions_per_connection
+  instructions_per_transaction fill_pool_table);
 
 # The reference API's server-side settings: prune what clients will not, keep a
 # warm floor of five per pool, as Npgsql's Minimum Pool Size=5 does.
@@ -293,6 +294,95 @@ CONF
 	die 'no instruction counts read' unless @counts == @pids;
 	@counts = sort { $a <=> $b } @counts;
 	return (percentile(\@counts, 50), $counts[0], $counts[-1]);
+}
+
+# Instructions one backend executes per transaction of a pgbench builtin
+# ('select-only' or 'tpcb-like'), counted by callgrind: one client runs
+# $short and then, in a new session, $long transactions under a server run
+# by valgrind --trace-children; the difference of the two backends'
+# counts over the difference of transactions leaves out the cost of
+# connecting.  With pool_monitor => 1 the library is preloaded (and the
+# session counted, in pool "bench"); else not.  Deterministic where
+# timings are not.  Returns instructions per transaction.
+sub instructions_per_transaction
+{
+	my (%o) = @_;
+	my ($short, $long) = ($o{short} // 200, $o{long} // 1200);
+	my $name = ($o{pool_monitor} ? 'tx_with_' : 'tx_without_') . ($o{builtin} =~ s/-/_/gr);
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	my $dir = tempdir(CLEANUP => 1);
+
+	$node->init;
+	$node->append_conf('postgresql.conf', <<"CONF");
+shared_preload_libraries = '@{[ $o{pool_monitor} ? 'pool_monitor' : '' ]}'
+autovacuum = off
+log_min_messages = warning
+log_statement = none
+CONF
+	$node->start;
+	my ($iout, $ierr);
+	IPC::Run::run([ 'pgbench', '-i', '-q', '-s', 1, '-h', $node->host,
+		'-p', $node->port, 'postgres' ], '>', \$iout, '2>', \$ierr)
+	  or die "pgbench -i failed: $ierr";
+	$node->safe_psql('postgres', 'VACUUM ANALYZE; CHECKPOINT');
+	$node->stop;
+
+	my $pg_bin = `pg_config --bindir`;
+	chomp $pg_bin;
+	my $server = IPC::Run::start(
+		[ 'valgrind', '--tool=callgrind', '--trace-children=yes',
+		  '--zero-before=InitPostmasterChild',
+		  "--callgrind-out-file=$dir/cg.%p", '-q',
+		  "$pg_bin/postgres", '-D', $node->data_dir,
+		  '-c', "port=@{[ $node->port ]}",
+		  '-c', "unix_socket_directories=@{[ $node->host ]}",
+		  '-c', 'listen_addresses=' ],
+		'>', "$dir/server.out", '2>&1');
+	my $ready = 0;
+	for (1 .. 600)
+	{
+		last if ($ready = system('pg_isready', '-q', '-h', $node->host,
+				'-p', $node->port) == 0);
+		select(undef, undef, undef, 0.2);
+	}
+	die 'the server under valgrind never became ready: ' . slurp_file("$dir/server.out")
+	  unless $ready;
+
+	# the busiest backend of each run is its client's
+	my %seen = map { $_ => 1 } glob("$dir/cg.*");
+	my $run = sub {
+		my ($t) = @_;
+		my ($out, $err);
+		local $ENV{PGAPPNAME} = 'bench';
+		IPC::Run::run([ 'pgbench', '-n', '-c', 1, '-t', $t, '-b', $o{builtin},
+			'-h', $node->host, '-p', $node->port, 'postgres' ],
+			'>', \$out, '2>', \$err) or die "pgbench failed: $err";
+	};
+	$run->($_) for ($short, $long);
+	system('pg_ctl', '-D', $node->data_dir, '-m', 'fast', '-w', 'stop') == 0
+	  or die 'could not stop the server under valgrind';
+	$server->finish;
+
+	# backends in pid order: the two pgbench clients are the two busiest
+	my @counts;
+	for my $file (grep { !$seen{$_} } glob("$dir/cg.*"))
+	{
+		open my $fh, '<', $file or die $!;
+		while (<$fh>)
+		{
+			if (/^(?:summary|totals):\s+(\d+)/)
+			{
+				my $count = $1;
+				my ($pid) = $file =~ /cg\.(\d+)$/;
+				push @counts, [ $pid, $count ];
+				last;
+			}
+		}
+		close $fh;
+	}
+	my @top = sort { $a->[0] <=> $b->[0] }
+	  (sort { $b->[1] <=> $a->[1] } @counts)[ 0 .. 1 ];
+	return ($top[1][1] - $top[0][1]) / ($long - $short);
 }
 
 # Give the pool table $n pools, bench_pool_1 to bench_pool_$n, in that

@@ -19,7 +19,7 @@ $node->safe_psql('postgres', q{
 	GRANT USAGE ON SCHEMA pool_monitor TO bob;
 	GRANT SELECT ON pool_monitor.connections, pool_monitor.pools TO bob;
 	GRANT EXECUTE ON FUNCTION pool_monitor.get_connections(),
-	                          pool_monitor.get_pools() TO bob;
+	                          pool_monitor.get_pools_exact() TO bob;
 	CREATE ROLE carol LOGIN IN ROLE pg_monitor});
 
 my $held = hold_idle_sessions($node, 2, seconds => 120, user => 'alice',

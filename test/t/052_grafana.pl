@@ -21,7 +21,7 @@ is($dashboard->{__inputs}[0]{pluginId}, 'grafana-postgresql-datasource',
 my @panels = @{ $dashboard->{panels} };
 my %titles = map { $_->{title} => 1 } @panels;
 for my $title ('Connections by state', 'Utilization vs alert threshold',
-	'Opened, rejected and terminated per interval', 'Top pools',
+	'Opened, rejected and terminated per interval', 'Busy sessions, exact', 'Top pools',
 	'Latest alerts', 'Latest terminations')
 {
 	ok($titles{$title}, "panel: $title");

@@ -36,8 +36,9 @@ PostgreSQL::Test::Utils::append_to_file($page, $html);
 like($html, qr/^<!DOCTYPE html>/, 'an HTML page');
 unlike($html, qr/<script|<link|\bsrc=|url\(|\@import/i, 'no script and no external asset');
 like($html, qr/api &lt;main&gt;/, 'application names are escaped');
-is(scalar(() = $html =~ /<svg /g), 3,
-	'three charts: states, utilization, and opened/rejected/terminated');
+is(scalar(() = $html =~ /<svg /g), 4,
+	'four charts: states, utilization, exact busy, and opened/rejected/terminated');
+like($html, qr/busy now \/ busy peak \(exact\)/, 'a card with the exact busy figures');
 
 my @flags = ('--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
 	'--no-first-run', '--disable-background-networking',

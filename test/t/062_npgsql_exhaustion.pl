@@ -13,9 +13,12 @@
 #   7. pool_advice at two known workloads, with the worker sampling every
 #      100 ms: 10 clients with 50 ms statements, which the samples see, and
 #      bursts of 12 requests with statements far shorter than the
-#      interval, which they do not.  The suggested Maximum Pool Size is
-#      never below the peak Npgsql reports in use; where the samples
-#      cannot size the pool, the advice gives no number and says why.
+#      interval, which they do not.  The exact busy peak, counted at every
+#      transaction, is never above the peak Npgsql reports in use (the
+#      server sees a connection busy only while it runs a transaction), and
+#      the suggested Maximum Pool Size never below it; where the
+#      application held more connections than the server saw busy, the
+#      advice says so.
 #
 # matrix: once (Npgsql's behaviour and pool_monitor's figures for it do
 # not depend on the server version; it runs on 16, Railway's default)
@@ -100,13 +103,18 @@ sub advice_for
 	is($run->{failed}, 0, "$app: no request failed");
 	my (undef, $npgsql) = api_get($api, '/pool');
 	sample_now($node);
-	my ($max, $peak_total, $peak_active, $advice) = split /\|/, $node->safe_psql('postgres', qq{
-		SELECT coalesce(suggested_max_pool_size::text, 'NULL'), peak_total, peak_active, advice
-		  FROM pool_monitor.pool_advice WHERE application_name = '$app'}), 4;
+	my ($max, $peak_total, $peak_active, $busy_peak, $advice) = split /\|/, $node->safe_psql('postgres', qq{
+		SELECT coalesce(suggested_max_pool_size::text, 'NULL'), peak_total, peak_active,
+		       busy_peak, advice
+		  FROM pool_monitor.pool_advice WHERE application_name = '$app'}), 5;
 	diag "$app: Npgsql's peak in use $npgsql->{peakUsed}; pool_monitor: peak_total $peak_total,"
-	  . " peak busy $peak_active, suggested Maximum Pool Size $max";
+	  . " sampled peak busy $peak_active, exact peak busy $busy_peak,"
+	  . " suggested Maximum Pool Size $max";
+	cmp_ok($busy_peak, '<=', $npgsql->{peakUsed},
+		"$app: the exact busy peak is no more than Npgsql had in use");
+	cmp_ok($busy_peak, '>=', $peak_active, "$app: and no less than any sample saw");
 	api_stop($api);
-	return ($npgsql->{peakUsed}, $max, $advice);
+	return ($npgsql->{peakUsed}, $max, $advice, $busy_peak);
 }
 
 # Never below what Npgsql used: a number at least its peak, or no number
@@ -132,11 +140,21 @@ cmp_ok($peak, '>=', 10, 'steady: Npgsql had 10 connections in use at once');
 isnt($max, 'NULL', 'steady: the samples see the busy peak, so the advice gives a number');
 never_below('steady', $peak, $max, $advice);
 
-($peak, $max, $advice) = advice_for('orders-api-bursts',
+my $busy_peak;
+($peak, $max, $advice, $busy_peak) = advice_for('orders-api-bursts',
 	concurrency => 12, waves => 3, 'pause-ms' => 400, path => '/orders/1?ms=0');
 cmp_ok($peak, '>=', 10, "bursts: Npgsql had $peak connections in use at once");
-is($max, 'NULL', 'bursts: statements fall between samples, so the advice gives no number');
 never_below('bursts', $peak, $max, $advice);
+if ($max eq 'NULL')
+{
+	like($advice, qr/^Keep Maximum Pool Size at \d+ or more: the pool held \d+ sessions at once, but at most $busy_peak were busy at once on the server/,
+		'bursts: the advice says the application held more than the server saw busy');
+}
+else
+{
+	like($advice, qr/^Set Maximum Pool Size to $max: at most $busy_peak sessions were busy at once \(counted at every transaction/,
+		'bursts: the advice sizes from the exact peak');
+}
 
 $node->stop;
 done_testing();
