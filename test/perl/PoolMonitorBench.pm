@@ -213,6 +213,33 @@ sub sampler_cost
 	return (percentile(\@costs, 50), $costs[-1]);
 }
 
+# Start $node's server under valgrind --tool=callgrind, every backend
+# writing its counts to $dir/cg.<pid>, and wait until it accepts
+# connections.  Returns the IPC::Run harness.
+sub start_under_callgrind
+{
+	my ($node, $dir) = @_;
+	my $pg_bin = `pg_config --bindir`;
+	chomp $pg_bin;
+	my $server = IPC::Run::start(
+		[ 'valgrind', '--tool=callgrind', '--trace-children=yes',
+		  # a forked child starts with its parent's counts: zero them
+		  '--zero-before=InitPostmasterChild',
+		  "--callgrind-out-file=$dir/cg.%p", '-q',
+		  "$pg_bin/postgres", '-D', $node->data_dir,
+		  '-c', "port=@{[ $node->port ]}",
+		  '-c', "unix_socket_directories=@{[ $node->host ]}",
+		  '-c', 'listen_addresses=' ],
+		'>', "$dir/server.out", '2>&1');
+	for (1 .. 600)
+	{
+		return $server if system('pg_isready', '-q', '-h', $node->host,
+			'-p', $node->port) == 0;
+		select(undef, undef, undef, 0.2);
+	}
+	die 'the server under valgrind never became ready: ' . slurp_file("$dir/server.out");
+}
+
 # Instructions one client backend executes from its start to its exit
 # (from InitPostmasterChild, right after the fork), counted by
 # callgrind: a server run under valgrind --trace-children, $n sessions that
@@ -237,27 +264,7 @@ shared_preload_libraries = '@{[ $o{pool_monitor} ? 'pool_monitor' : '' ]}'
 autovacuum = off
 log_min_messages = warning
 CONF
-	my $pg_bin = `pg_config --bindir`;
-	chomp $pg_bin;
-	my $server = IPC::Run::start(
-		[ 'valgrind', '--tool=callgrind', '--trace-children=yes',
-		  # a forked child starts with its parent's counts: zero them
-		  '--zero-before=InitPostmasterChild',
-		  "--callgrind-out-file=$dir/cg.%p", '-q',
-		  "$pg_bin/postgres", '-D', $node->data_dir,
-		  '-c', "port=@{[ $node->port ]}",
-		  '-c', "unix_socket_directories=@{[ $node->host ]}",
-		  '-c', 'listen_addresses=' ],
-		'>', "$dir/server.out", '2>&1');
-	my $ready = 0;
-	for (1 .. 600)
-	{
-		last if ($ready = system('pg_isready', '-q', '-h', $node->host,
-				'-p', $node->port) == 0);
-		select(undef, undef, undef, 0.2);
-	}
-	die 'the server under valgrind never became ready: ' . slurp_file("$dir/server.out")
-	  unless $ready;
+	my $server = start_under_callgrind($node, $dir);
 
 	# one session first, so that every measured one finds the same caches
 	fill_pool_table($node, $o{pools}) if $o{pools};
@@ -326,27 +333,15 @@ CONF
 	  or die "pgbench -i failed: $ierr";
 	$node->safe_psql('postgres', 'VACUUM ANALYZE; CHECKPOINT');
 	$node->stop;
+	# name each session's pid in the log, to tell pgbench's backends from
+	# the server's own processes (the worker, the checkpointer, ...)
+	$node->append_conf('postgresql.conf', <<'CONF');
+log_min_messages = log
+log_connections = on
+log_line_prefix = '%p '
+CONF
 
-	my $pg_bin = `pg_config --bindir`;
-	chomp $pg_bin;
-	my $server = IPC::Run::start(
-		[ 'valgrind', '--tool=callgrind', '--trace-children=yes',
-		  '--zero-before=InitPostmasterChild',
-		  "--callgrind-out-file=$dir/cg.%p", '-q',
-		  "$pg_bin/postgres", '-D', $node->data_dir,
-		  '-c', "port=@{[ $node->port ]}",
-		  '-c', "unix_socket_directories=@{[ $node->host ]}",
-		  '-c', 'listen_addresses=' ],
-		'>', "$dir/server.out", '2>&1');
-	my $ready = 0;
-	for (1 .. 600)
-	{
-		last if ($ready = system('pg_isready', '-q', '-h', $node->host,
-				'-p', $node->port) == 0);
-		select(undef, undef, undef, 0.2);
-	}
-	die 'the server under valgrind never became ready: ' . slurp_file("$dir/server.out")
-	  unless $ready;
+	my $server = start_under_callgrind($node, $dir);
 
 	# the busiest backend of each run is its client's
 	my %seen = map { $_ => 1 } glob("$dir/cg.*");
@@ -363,9 +358,12 @@ CONF
 	  or die 'could not stop the server under valgrind';
 	$server->finish;
 
-	# backends in pid order: the two pgbench clients are the two busiest
+	# pgbench's backends (application bench), in pid order: its two
+	# clients are the two busiest of them
+	my %bench = map { $_ => 1 }
+	  slurp_file("$dir/server.out") =~ /^(\d+) LOG:  connection authorized: .*application_name=bench/mg;
 	my @counts;
-	for my $file (grep { !$seen{$_} } glob("$dir/cg.*"))
+	for my $file (grep { !$seen{$_} && /cg\.(\d+)$/ && $bench{$1} } glob("$dir/cg.*"))
 	{
 		open my $fh, '<', $file or die $!;
 		while (<$fh>)
@@ -380,6 +378,7 @@ CONF
 		}
 		close $fh;
 	}
+	die 'fewer than two pgbench backends in the log and callgrind output' unless @counts >= 2;
 	my @top = sort { $a->[0] <=> $b->[0] }
 	  (sort { $b->[1] <=> $a->[1] } @counts)[ 0 .. 1 ];
 	return ($top[1][1] - $top[0][1]) / ($long - $short);
