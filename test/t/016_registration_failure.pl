@@ -17,6 +17,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 use Time::HiRes qw(usleep);
 use PoolMonitorTest;
 
@@ -24,14 +25,18 @@ my $node = pm_node('registration', conf => "max_connections = 8\nautovacuum = of
 my @held = map { hold_session($node, 'held', 'idle') } 1 .. 7;
 my $ctl = $held[0];
 
-# Try to connect until $done->(stderr of the attempt, the session or undef)
-# says the postmaster has the reloaded settings; returns what it returned.
+# Try to connect until $done->(stderr of the attempt) says the postmaster
+# has the reloaded settings; returns what it returned.  The query goes in
+# -c, not on stdin: a session refused at once would leave psql's stdin
+# closed before it could be written.
 sub connect_until
 {
 	my ($done) = @_;
 	for (1 .. 10 * $PostgreSQL::Test::Utils::timeout_default)
 	{
-		my ($ret, $out, $err) = $node->psql('postgres', 'SELECT 1');
+		my ($out, $err) = ('', '');
+		IPC::Run::run([ 'psql', '-X', '-Atq', '-d', $node->connstr('postgres'),
+			'-c', 'SELECT 1' ], '>', \$out, '2>', \$err);
 		my $result = $done->($err);
 		return $result if $result;
 		usleep(100_000);
