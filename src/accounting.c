@@ -22,12 +22,12 @@
  * NULL first.
  *
  * The pool a session opens into is found through the pool index
- * (pool_index.c) under a shared lock.  A pool with no slot yet is noted in a short pending list under the
- * exclusive lock; the worker credits it at its next sample, creating the
- * slot if the pool's sessions came and went between samples.  Either way
- * each session is credited exactly once: the worker publishes slots and
- * takes the pending list under the exclusive lock, which excludes both
- * backend paths.
+ * (pool_index.c) under a shared lock.  A pool with no slot yet is noted in
+ * a short pending list under the exclusive lock; the worker credits it at
+ * its next sample, creating the slot if the pool's sessions came and went
+ * between samples.  Either way each session is credited exactly once: the
+ * worker publishes slots and takes the pending list under the exclusive
+ * lock, which excludes both backend paths.
  *
  *-------------------------------------------------------------------------
  */
