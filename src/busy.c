@@ -7,16 +7,17 @@
  *		sampled.  See busy.h for what "busy" means.
  *
  * The hot path.  A transaction's first statement reaches the executor or
- * utility hook; the session, if not busy already, notes its start
- * (the statement's start timestamp, which PostgreSQL has already taken)
- * in its own entry of a per-backend array and adds one to the server's and
- * its pool's busy counters (one atomic add each, then a read of each peak,
+ * utility hook; the session, if not busy already, notes the time in its
+ * own entry of a per-backend array and adds one to the server's and its
+ * pool's busy counters (one atomic add each, then a read of each peak,
  * which is raised with compare-and-swap only when passed).  The end of the
- * transaction (commit, abort or prepare callback) adds the period's length
- * to both counters' ended time, clears the entry and subtracts one from
- * the busy counters.  No lock, no allocation.  Each counter lies on a
- * cache line of its own, and each backend's entry on another, so that only
- * sessions of the same pool, and the server's counter, share a line.
+ * transaction (commit, abort or prepare callback) takes the time again,
+ * adds the period's length to both counters' ended time, clears the entry
+ * and subtracts one from the busy counters.  Both times are taken where
+ * the counts change, so that the integral and the peak measure one step
+ * function.  No lock, no allocation.  Each counter lies on a cache line of
+ * its own, and each backend's entry on another, so that only sessions of
+ * the same pool, and the server's counter, share a line.
  *
  * The pool.  A session counts in the pool it opened into: the key it was
  * credited under at start-up (accounting.c), kept for its life.  Its slot
@@ -122,7 +123,7 @@ busy_start(void)
 		return;
 	if (pg_atomic_read_u32(&busy_shared->g.generation) != my_generation)
 		resolve_slot();
-	start = GetCurrentStatementStartTimestamp();
+	start = GetCurrentTimestamp();
 	busy = true;
 	pg_atomic_write_u64(&me->start, (uint64) start);
 	count_up(&busy_shared->server.c, true);
@@ -171,7 +172,7 @@ busy_xact_callback(XactEvent event, void *arg)
 		return;
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE)
-		busy_end(GetCurrentTransactionStopTimestamp());
+		busy_end(GetCurrentTimestamp());
 }
 
 static void

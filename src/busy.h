@@ -5,14 +5,16 @@
  *		busy now, the most that were busy at once, and the busy time
  *		integral, counted by each backend at each transition.
  *
- * A session is busy from the start of the first statement of a transaction
- * (the executor or utility hook) to the end of that transaction (commit,
- * abort or PREPARE TRANSACTION).  An autocommit statement is busy for its
- * own duration; a transaction block from its BEGIN to its COMMIT or
- * ROLLBACK, idle in transaction included.  An error in a block aborts the
- * transaction, and ends the busy period, at once: the failed block's wait
- * for ROLLBACK is not busy.  The mean over an interval is busy-seconds
- * divided by elapsed seconds (Little's law).
+ * A session is busy from the moment the first statement of a transaction
+ * reaches the executor or utility hook to the end of that transaction
+ * (commit, abort or PREPARE TRANSACTION); both moments are taken where the
+ * counts change, so the integral and the peak describe one step function.
+ * An autocommit statement is busy for its own duration; a transaction
+ * block from its BEGIN to its COMMIT or ROLLBACK, idle in transaction
+ * included.  An error in a block aborts the transaction, and ends the busy
+ * period, at once: the failed block's wait for ROLLBACK is not busy.  The
+ * mean over an interval is busy-seconds divided by elapsed seconds
+ * (Little's law).
  *
  * Only client sessions that accounting.c counted as opened are tracked:
  * walsenders, parallel workers and background workers never are.  A
