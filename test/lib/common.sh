@@ -10,10 +10,11 @@ PM_NUGET_CACHE=/var/cache/pool_monitor/nuget
 # what building and running pool_monitor needs (quickstart.sh)
 PM_PACKAGES="postgresql-15 postgresql-server-dev-15 build-essential"
 # what the test suite needs besides: pgTAP, IPC::Run for the TAP tests,
-# cmocka, clang for the fuzzers, and the exporter, Prometheus, Alertmanager
-# and Chromium that the observability tests drive
+# DBD::Pg for their load clients (test/perl/StatementLoad.pm), cmocka,
+# clang for the fuzzers, and the exporter, Prometheus, Alertmanager and
+# Chromium that the observability tests drive
 PM_TEST_PACKAGES="postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
-  libipc-run-perl libcmocka-dev clang libclang-rt-14-dev prometheus
+  libipc-run-perl libdbd-pg-perl libcmocka-dev clang libclang-rt-14-dev prometheus
   prometheus-postgres-exporter prometheus-alertmanager chromium valgrind"
 
 # Install PM_PACKAGES and the packages named, those that are missing and

@@ -1,18 +1,19 @@
 # 080_exact_busy.pl: the exact busy figures (src/busy.h): a barrier of
-# sessions held inside one statement gives the exact peak, a 40-way load of
-# 2 ms statements gives the client's own mean concurrency within 5%, and
+# sessions held inside one statement gives the exact peak; a 40-way load of
+# 2 ms statements, each recorded by its client, gives the peak and, within
+# 5%, the mean concurrency of the statements as they ran, and no more than
+# the client had in flight by its own clock; and
 # the edge cases: transaction blocks, errors and aborts, subtransactions,
 # two-phase commit, a backend that exits while busy, a session that
 # changes application_name, parallel workers, and the extension dropped
 # and created again while a session is busy.
 use strict;
 use warnings;
-use File::Temp qw(tempdir);
-use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PoolMonitorTest;
+use StatementLoad qw(run_statement_load concurrency);
 
 my $node = pm_node('busy',
 	conf => "max_connections = 80\nmax_prepared_transactions = 2\nlog_statement = none\n");
@@ -154,87 +155,46 @@ is($p->query_safe('SELECT busy_peak FROM pool_monitor.summary'), '1',
 	'the busy peak counts the session once, not its workers');
 $p->quit;
 
-# --- 40 clients of 2 ms statements: the client's own concurrency
-$node->safe_psql('postgres', 'SELECT pool_monitor.reset()');
-my $dir = tempdir(CLEANUP => 1);
-PostgreSQL::Test::Utils::append_to_file("$dir/sleep.sql", "SELECT pg_sleep(0.002);\n");
-{
-	# the pool gets its slot at the first sample after pgbench connects
-	# paced (-R, transactions per second across the clients) so that the
-	# machine has CPU to spare: time a client waits for a CPU lies outside
-	# any statement, where the server cannot see it
-	my @cmd = ('pgbench', '-n', '-c', 40, '-j', 8, '-T', 6, '-R', 1000, '-l',
-		"--log-prefix=$dir/tx", '-f', "$dir/sleep.sql",
-		'-h', $node->host, '-p', $node->port, 'postgres');
-	my ($out, $err);
-	my $h = do
-	{
-		local $ENV{PGAPPNAME} = 'load40';
-		IPC::Run::start(\@cmd, '>', \$out, '2>', \$err);
-	};
-	$node->poll_query_until('postgres', q{
-		SELECT pool_monitor.sample_now() IS NOT NULL
-		   AND EXISTS (SELECT FROM pool_monitor.pools
-		                WHERE application_name = 'load40' AND total = 40)})
-	  or do {
-		$h->kill_kill;
-		BAIL_OUT("pgbench did not connect: $err $out");
-	  };
-	$node->safe_psql('postgres', 'SELECT pool_monitor.reset()');
-	my $t0 = $node->safe_psql('postgres', q{SELECT extract(epoch FROM stats_reset) FROM pool_monitor.summary});
-	# the window: from reset() to a moment well inside the run
-	$node->poll_query_until('postgres', qq{
-		SELECT extract(epoch FROM clock_timestamp()) > $t0 + 2});
-	my ($busy_s, $peak, $t1) = split /\|/, $node->safe_psql('postgres', q{
-		SELECT busy_seconds, busy_peak, extract(epoch FROM clock_timestamp())
-		  FROM pool_monitor.pools WHERE application_name = 'load40'});
-	$h->finish or die "pgbench failed: $err";
-
-	# the client's own record: each transaction's interval, from its log
-	my @iv;
-	for my $file (glob("$dir/tx.*"))
-	{
-		open my $fh, '<', $file or die $!;
-		while (<$fh>)
-		{
-			my @f = split;
-			next unless @f >= 7;
-			# latency counts from the scheduled start; the lag is how late
-			# the transaction actually started
-			my $end = $f[4] + $f[5] / 1e6;
-			push @iv, [ $end - ($f[2] - $f[6]) / 1e6, $end ];
-		}
-	}
-	my $client_s = 0;
-	my @events;
-	for (@iv)
-	{
-		my ($a, $b) = ($_->[0] < $t0 ? $t0 : $_->[0], $_->[1] > $t1 ? $t1 : $_->[1]);
-		next if $b <= $a;
-		$client_s += $b - $a;
-		push @events, [ $a, 1 ], [ $b, -1 ];
-	}
-	my ($cur, $client_peak) = (0, 0);
-	for (sort { $a->[0] <=> $b->[0] || $a->[1] <=> $b->[1] } @events)
-	{
-		$cur += $_->[1];
-		$client_peak = $cur if $cur > $client_peak;
-	}
-	my $server_mean = $busy_s / ($t1 - $t0);
-	my $client_mean = $client_s / ($t1 - $t0);
-	note(sprintf('40-way 2 ms load: server mean %.2f peak %d; client mean %.2f peak %d',
-		$server_mean, $peak, $client_mean, $client_peak));
-	# the client's intervals hold the server's, plus the round trip and the
-	# client's own work: the server's mean is the smaller, and close
-	cmp_ok($server_mean, '<=', $client_mean,
-		'the exact mean busy is no more than the client\'s own mean in flight');
-	cmp_ok(($client_mean - $server_mean) / $client_mean, '<', 0.10,
-		'and within 10% of it: the difference is time outside the server');
-	cmp_ok($peak, '<=', $client_peak,
-		'the exact peak is no more than the client had in flight at once');
-	cmp_ok($peak, '>=', $client_peak - 2,
-		'and no fewer than the client had in flight, less those in transit');
-}
+# --- 40 clients of 2 ms statements, each statement recorded by its client
+# twice: when it was in flight (the client's clock) and when it ran (its
+# own start and end, which the statement returns)
+sample_now($node);
+my ($t0, $t1);
+my $load = run_statement_load(
+	node => $node, app => 'load40', clients => 40, sleep => 0.002,
+	rate => 50, seconds => 4,
+	start => sub {
+		# the pool gets its slot, then the figures start from zero
+		sample_now($node);
+		$node->safe_psql('postgres', 'SELECT pool_monitor.reset()');
+		$t0 = $node->safe_psql('postgres',
+			'SELECT extract(epoch FROM stats_reset) FROM pool_monitor.summary');
+	});
+my ($busy_s, $peak);
+($busy_s, $peak, $t1) = split /\|/, $node->safe_psql('postgres', q{
+	SELECT busy_seconds, busy_peak, extract(epoch FROM clock_timestamp())
+	  FROM pool_monitor.pools WHERE application_name = 'load40'});
+my ($ran_mean, $ran_peak) = concurrency($t0, $t1, map { [ $_->[2], $_->[3] ] } @$load);
+my ($flight_mean, $flight_peak) = concurrency($t0, $t1, map { [ $_->[0], $_->[1] ] } @$load);
+my $server_mean = $busy_s / ($t1 - $t0);
+my $outside_us = 1e6 * ($flight_mean - $server_mean) * ($t1 - $t0) / @$load;
+note(sprintf('40-way 2 ms load, %d statements: server mean %.3f peak %d; '
+	  . 'statements ran mean %.3f peak %d; in flight at the client mean %.3f peak %d; '
+	  . '%.0f us a statement in flight outside the server',
+	scalar @$load, $server_mean, $peak, $ran_mean, $ran_peak, $flight_mean,
+	$flight_peak, $outside_us));
+cmp_ok(scalar @$load, '>', 4000, 'the load ran its statements');
+# a busy period holds its statement: from before it runs to its commit
+cmp_ok($server_mean, '>=', $ran_mean * 0.9999,
+	'the exact mean busy is no less than the statements\' own mean concurrency');
+cmp_ok(($server_mean - $ran_mean) / $ran_mean, '<', 0.05,
+	'and within 5% of it');
+cmp_ok($peak, '>=', $ran_peak, 'the exact peak is no less than the statements\' own peak');
+# the client's interval holds the busy period, and the round trip besides
+cmp_ok($server_mean, '<=', $flight_mean,
+	'the exact mean busy is no more than the client\'s own mean in flight');
+cmp_ok($peak, '<=', $flight_peak,
+	'nor the exact peak than the client had in flight at once');
 
 $_->quit for @held;
 $gate->quit;
