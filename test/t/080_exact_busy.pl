@@ -1,12 +1,12 @@
-# 080_exact_busy.pl: the exact busy figures (src/busy.h): a barrier of
-# sessions held inside one statement gives the exact peak; a 40-way load of
-# 2 ms statements, each recorded by its client, gives the peak and, within
-# 5%, the mean concurrency of the statements as they ran, and no more than
-# the client had in flight by its own clock; and
-# the edge cases: transaction blocks, errors and aborts, subtransactions,
-# two-phase commit, a backend that exits while busy, a session that
-# changes application_name, parallel workers, and the extension dropped
-# and created again while a session is busy.
+# 080_exact_busy.pl: the exact busy figures (src/busy.h).  A barrier of
+# sessions held inside one statement gives the exact peak.  A 40-way load
+# of 2 ms statements, each recorded by its client, gives the peak and,
+# within 5%, the mean concurrency of the statements as they ran, and no
+# more than the client had in flight by its own clock.  And the edge
+# cases: transaction blocks, errors and aborts, subtransactions, two-phase
+# commit, a backend that exits while busy, a session that changes
+# application_name, parallel workers, and the extension dropped and
+# created again while a session is busy.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
