@@ -281,39 +281,26 @@ SELECT database, role, application_name, client_addr, overflow, total,
        CASE
        WHEN overflow THEN
            'These sessions belong to pools beyond pool_monitor.max_pools and are counted together. Raise pool_monitor.max_pools to see them apart.'
-       WHEN exact THEN concat_ws(' ',
-           CASE WHEN suggested_max_pool_size IS NOT NULL THEN
-               format('Set Maximum Pool Size to %s: at most %s sessions were busy at once (counted at every transaction, not sampled), plus %s headroom.',
-                      suggested_max_pool_size, busy_peak, headroom)
-           ELSE
-               format('Keep Maximum Pool Size at %s or more: the pool held %s sessions at once, but at most %s were busy at once on the server (counted at every transaction, not sampled). The application holds connections without running statements on them (between statements, while it does other work, or leaked), which the server cannot see, so it cannot size this pool; held only around its statements, %s would do.',
-                      peak_total, peak_total, busy_peak, busy_peak + headroom) END,
-           format('Set Minimum Pool Size to %s: on average %s were busy.',
-                  suggested_min_pool_size, busy_mean),
-           CASE WHEN idle_floor > suggested_min_pool_size THEN
-               format('It never held fewer than %s idle sessions, more than it keeps busy on average: lower Minimum Pool Size, or look for leaked connections.',
-                      idle_floor) END,
-           CASE WHEN could_exhaust_server THEN
-               format('At its peak of %s sessions this pool alone would fill the server: beside the other pools only %s of %s usable connections are free now.',
-                      peak_total, greatest(room_beside_others, 0), usable_connections) END,
-           CASE WHEN sum_of_peaks > usable_connections THEN
-               format('The pools'' peaks add up to %s, more than the %s usable connections: if they coincide, clients are refused.',
-                      sum_of_peaks, usable_connections) END,
-           CASE WHEN long_idle_in_transaction > 0 THEN
-               format('%s session(s) idle in transaction for 10 s or more (longest %s): the application holds transactions open; fix that code, or let pool_monitor.idle_in_transaction_lifetime end them.',
-                      long_idle_in_transaction,
-                      date_trunc('second', longest_idle_in_transaction)) END)
-       WHEN mean_busy IS NULL THEN
+       WHEN NOT exact AND mean_busy IS NULL THEN
            'No session of this pool was sampled since it was first seen or since reset(): nothing to advise yet.'
        ELSE concat_ws(' ',
-           CASE WHEN suggested_max_pool_size IS NOT NULL THEN
-               format('Set Maximum Pool Size to %s: at most %s sessions were busy at once, plus %s headroom.',
-                      suggested_max_pool_size, peak_active, headroom)
-           ELSE
-               format('Keep Maximum Pool Size at %s or more: the pool held %s sessions at once, which a client pool opens only when none is free (or to keep its Minimum Pool Size), yet the samples saw at most %s busy. Statements shorter than pool_monitor.sample_interval fall between samples, so the server cannot size this pool from them.',
-                      peak_total, peak_total, peak_active) END,
+           -- Maximum Pool Size, from the exact figures when they cover the
+           -- pool, else from the samples
+           CASE WHEN exact AND suggested_max_pool_size IS NOT NULL THEN
+                format('Set Maximum Pool Size to %s: at most %s sessions were busy at once (counted at every transaction, not sampled), plus %s headroom.',
+                       suggested_max_pool_size, busy_peak, headroom)
+                WHEN exact THEN
+                format('Keep Maximum Pool Size at %s or more: the pool held %s sessions at once, but at most %s were busy at once on the server (counted at every transaction, not sampled). The application holds connections without running statements on them (between statements, while it does other work, or leaked), which the server cannot see, so it cannot size this pool; held only around its statements, %s would do.',
+                       peak_total, peak_total, busy_peak, busy_peak + headroom)
+                WHEN suggested_max_pool_size IS NOT NULL THEN
+                format('Set Maximum Pool Size to %s: at most %s sessions were busy at once, plus %s headroom.',
+                       suggested_max_pool_size, peak_active, headroom)
+                ELSE
+                format('Keep Maximum Pool Size at %s or more: the pool held %s sessions at once, which a client pool opens only when none is free (or to keep its Minimum Pool Size), yet the samples saw at most %s busy. Statements shorter than pool_monitor.sample_interval fall between samples, so the server cannot size this pool from them.',
+                       peak_total, peak_total, peak_active) END,
            format('Set Minimum Pool Size to %s: on average %s were busy.',
-                  suggested_min_pool_size, mean_busy),
+                  suggested_min_pool_size,
+                  CASE WHEN exact THEN busy_mean ELSE mean_busy END),
            CASE WHEN idle_floor > suggested_min_pool_size THEN
                format('It never held fewer than %s idle sessions, more than it keeps busy on average: lower Minimum Pool Size, or look for leaked connections.',
                       idle_floor) END,
