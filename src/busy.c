@@ -131,16 +131,18 @@ busy_start(void)
 		count_up(pool_counter(my_slot), false);
 }
 
-/* The hot path's end, at "end". */
+/* The hot path's end: see the file header. */
 static void
-busy_end(TimestampTz end)
+busy_end(void)
 {
+	TimestampTz end;
 	TimestampTz start;
 	uint64		length;
 
 	if (!busy)
 		return;
 	busy = false;
+	end = GetCurrentTimestamp();
 	start = (TimestampTz) pg_atomic_read_u64(&me->start);
 	length = (end > start) ? (uint64) (end - start) : 0;
 	pg_atomic_write_u64(&me->start, 0);
@@ -168,11 +170,9 @@ busy_end(TimestampTz end)
 static void
 busy_xact_callback(XactEvent event, void *arg)
 {
-	if (!busy)
-		return;
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE)
-		busy_end(GetCurrentTimestamp());
+		busy_end();
 }
 
 static void
@@ -226,7 +226,7 @@ pm_busy_session_close(void)
 {
 	if (!tracked)
 		return;
-	busy_end(GetCurrentTimestamp());
+	busy_end();
 	tracked = false;
 }
 
