@@ -82,6 +82,17 @@ ok($body ne '', 'the exporter serves pool_monitor series on loopback')
   or diag("exporter output: $out $err\nlast scrape:\n",
 	join("\n", grep { !/^(# |go_|process_|promhttp_)/ } split /\n/, $last));
 
+# a series' value, or undef when there is none; $app selects the pool
+sub series
+{
+	my ($name, $app) = @_;
+	my $labels = defined $app
+	  ? '\{(?=[^}]*application="' . quotemeta($app) . '")[^}]*\}'
+	  : '(?:\{[^}]*\})?';
+	my ($value) = $body =~ /^$name$labels (\S+)$/m;
+	return $value;
+}
+
 my ($usable, $samples) = split /\|/, $node->safe_psql('postgres',
 	'SELECT usable_connections, samples FROM pool_monitor.summary');
 like($body, qr/^pool_monitor_usable_connections(\{[^}]*\})? $usable$/m, 'usable connections');
@@ -107,8 +118,7 @@ like($body, qr/^pool_monitor_pool_terminated_total\{(?=[^}]*application="api")[^
 my $worker_iit = $node->safe_psql('postgres', q{
 	SELECT extract(epoch FROM max(idle_for))::numeric FROM pool_monitor.connections
 	 WHERE application_name = 'worker' AND state = 'idle in transaction'});
-my ($worker_iit_series) = $body =~
-  /^pool_monitor_pool_longest_idle_in_transaction_seconds\{(?=[^}]*application="worker")[^}]*\} (\S+)$/m;
+my $worker_iit_series = series('pool_monitor_pool_longest_idle_in_transaction_seconds', 'worker');
 ok(defined $worker_iit_series && $worker_iit ne ''
 	  && abs($worker_iit_series - $worker_iit) < 1e-6,
 	"per-pool longest idle in transaction of worker: $worker_iit s")
@@ -129,16 +139,6 @@ my ($pool_busy, $pool_peak, $pool_seconds) = split /\|/, $node->safe_psql('postg
 	 WHERE application_name = 'busyapp'});
 my $read_at = Time::HiRes::time();
 
-# a series' value, or undef when there is none; $app selects the pool
-sub series
-{
-	my ($name, $app) = @_;
-	my $labels = defined $app
-	  ? '\{(?=[^}]*application="' . quotemeta($app) . '")[^}]*\}'
-	  : '(?:\{[^}]*\})?';
-	my ($value) = $body =~ /^$name$labels (\S+)$/m;
-	return $value;
-}
 is(series('pool_monitor_busy_connections'), $srv_busy,
 	"server-wide busy as summary.busy: $srv_busy (busyapp, worker's transaction, the reader)");
 cmp_ok($srv_busy, '>=', 3, 'summary counts the two held transactions and its reader');
