@@ -158,8 +158,7 @@ $p->quit;
 # --- 40 clients of 2 ms statements, each statement recorded by its client
 # twice: when it was in flight (the client's clock) and when it ran (its
 # own start and end, which the statement returns)
-sample_now($node);
-my ($t0, $t1);
+my $t0;
 my $load = run_statement_load(
 	node => $node, app => 'load40', clients => 40, sleep => 0.002,
 	rate => 50, seconds => 4,
@@ -170,8 +169,7 @@ my $load = run_statement_load(
 		$t0 = $node->safe_psql('postgres',
 			'SELECT extract(epoch FROM stats_reset) FROM pool_monitor.summary');
 	});
-my ($busy_s, $peak);
-($busy_s, $peak, $t1) = split /\|/, $node->safe_psql('postgres', q{
+my ($busy_s, $peak, $t1) = split /\|/, $node->safe_psql('postgres', q{
 	SELECT busy_seconds, busy_peak, extract(epoch FROM clock_timestamp())
 	  FROM pool_monitor.pools WHERE application_name = 'load40'});
 my ($ran_mean, $ran_peak) = concurrency($t0, $t1, map { [ $_->[2], $_->[3] ] } @$load);
