@@ -343,8 +343,6 @@ CONF
 
 	my $server = start_under_callgrind($node, $dir);
 
-	# the busiest backend of each run is its client's
-	my %seen = map { $_ => 1 } glob("$dir/cg.*");
 	my $run = sub {
 		my ($t) = @_;
 		my ($out, $err);
@@ -358,21 +356,19 @@ CONF
 	  or die 'could not stop the server under valgrind';
 	$server->finish;
 
-	# pgbench's backends (application bench), in pid order: its two
-	# clients are the two busiest of them
-	my %bench = map { $_ => 1 }
-	  slurp_file("$dir/server.out") =~ /^(\d+) LOG:  connection authorized: .*application_name=bench/mg;
+	# pgbench's backends (application bench, named by pid in the log):
+	# each run opens one to read the scale and one for its client; the two
+	# busiest are the clients, the short run's first in pid order
 	my @counts;
-	for my $file (grep { !$seen{$_} && /cg\.(\d+)$/ && $bench{$1} } glob("$dir/cg.*"))
+	for my $pid (slurp_file("$dir/server.out") =~
+		/^(\d+) LOG:  connection authorized: .*application_name=bench/mg)
 	{
-		open my $fh, '<', $file or die $!;
+		open my $fh, '<', "$dir/cg.$pid" or die "$dir/cg.$pid: $!";
 		while (<$fh>)
 		{
 			if (/^(?:summary|totals):\s+(\d+)/)
 			{
-				my $count = $1;
-				my ($pid) = $file =~ /cg\.(\d+)$/;
-				push @counts, [ $pid, $count ];
+				push @counts, [ $pid, $1 ];
 				last;
 			}
 		}
